@@ -1,0 +1,32 @@
+//! Op builders: each validates its arguments, promotes dtypes, infers the
+//! output shape and returns a pending node. None of them computes anything.
+
+mod creation;
+mod elementwise;
+mod indexing;
+mod linalg;
+mod nn;
+mod reduce;
+mod shape_ops;
+
+pub use shape_ops::SliceArg;
+pub use nn::{llama3_rope_freqs, Llama3RopeScaling};
+
+use crate::dtype::DType;
+use crate::error::{dtype_err, Result};
+
+/// Rejects block-quantized arrays in ops that need element values.
+pub(crate) fn computable(op: &'static str, dtype: DType) -> Result<()> {
+    if dtype.is_block() {
+        return dtype_err(op, dtype, "block-quantized data must be dequantized or used by a quantized kernel");
+    }
+    Ok(())
+}
+
+/// Rejects anything but f32/f16/bf16.
+pub(crate) fn floating(op: &'static str, dtype: DType) -> Result<()> {
+    if !dtype.is_float() {
+        return dtype_err(op, dtype, "expected a floating-point array (f32, f16 or bf16)");
+    }
+    Ok(())
+}
