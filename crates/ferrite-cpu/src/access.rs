@@ -1,0 +1,182 @@
+//! Reading and writing elements of any dtype at any stride as `f32`/`f64`.
+//! Dtype dispatch happens once per run of elements, never per element.
+
+use ferrite_core::shape::numel;
+use ferrite_core::{DType, Data};
+use half::{bf16, f16};
+
+/// The two arithmetic domains kernels compute in: f32 for float data, f64
+/// when integers need exact arithmetic (every i32 and i64 up to 2^53).
+pub trait Real: Copy + Send + Sync + PartialOrd + bytemuck::Pod + 'static {
+    const ZERO: Self;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn from_f32(v: f32) -> Self;
+    fn to_f32(self) -> f32;
+}
+
+impl Real for f32 {
+    const ZERO: f32 = 0.0;
+    fn from_f64(v: f64) -> f32 {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f32(v: f32) -> f32 {
+        v
+    }
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl Real for f64 {
+    const ZERO: f64 = 0.0;
+    fn from_f64(v: f64) -> f64 {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f32(v: f32) -> f64 {
+        v as f64
+    }
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+}
+
+fn read<const N: usize>(bytes: &[u8], pos: isize) -> [u8; N] {
+    let p = pos as usize;
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[p..p + N]);
+    out
+}
+
+/// Loads `out.len()` elements of `dtype` starting at byte `start`, `stride`
+/// elements apart, converting to `T`.
+pub fn load_run<T: Real>(bytes: &[u8], dtype: DType, start: isize, stride: isize, out: &mut [T]) {
+    let size = dtype.size().unwrap_or(1) as isize;
+    let step = stride * size;
+    macro_rules! run {
+        ($n:literal, $conv:expr) => {{
+            let mut pos = start;
+            for o in out.iter_mut() {
+                *o = $conv(read::<$n>(bytes, pos));
+                pos += step;
+            }
+        }};
+    }
+    match dtype {
+        DType::F32 if stride == 1 => {
+            let s = start as usize;
+            let src = &bytes[s..s + out.len() * 4];
+            match bytemuck::try_cast_slice::<u8, f32>(src) {
+                Ok(f) => out.iter_mut().zip(f).for_each(|(o, &v)| *o = T::from_f32(v)),
+                Err(_) => run!(4, |b| T::from_f32(f32::from_ne_bytes(b))),
+            }
+        }
+        DType::F32 => run!(4, |b| T::from_f32(f32::from_ne_bytes(b))),
+        DType::F16 => run!(2, |b| T::from_f32(f16::from_ne_bytes(b).to_f32())),
+        DType::BF16 => run!(2, |b| T::from_f32(bf16::from_ne_bytes(b).to_f32())),
+        DType::I32 => run!(4, |b| T::from_f64(i32::from_ne_bytes(b) as f64)),
+        DType::I64 => run!(8, |b| T::from_f64(i64::from_ne_bytes(b) as f64)),
+        DType::U8 => run!(1, |b: [u8; 1]| T::from_f64(b[0] as f64)),
+        DType::I8 => run!(1, |b: [u8; 1]| T::from_f64(b[0] as i8 as f64)),
+        DType::Bool => run!(1, |b: [u8; 1]| T::from_f64((b[0] != 0) as u8 as f64)),
+        DType::Block(_) => out.iter_mut().for_each(|o| *o = T::ZERO),
+    }
+}
+
+/// Stores `vals` contiguously as `dtype` into `out` (which holds exactly them).
+pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
+    macro_rules! run {
+        ($n:literal, $conv:expr) => {
+            for (o, &v) in out.chunks_exact_mut($n).zip(vals) {
+                o.copy_from_slice(&$conv(v));
+            }
+        };
+    }
+    match dtype {
+        DType::F32 => match bytemuck::try_cast_slice_mut::<u8, f32>(out) {
+            Ok(f) => f.iter_mut().zip(vals).for_each(|(o, &v)| *o = v.to_f32()),
+            Err(_) => run!(4, |v: T| v.to_f32().to_ne_bytes()),
+        },
+        DType::F16 => run!(2, |v: T| f16::from_f32(v.to_f32()).to_ne_bytes()),
+        DType::BF16 => run!(2, |v: T| bf16::from_f32(v.to_f32()).to_ne_bytes()),
+        DType::I32 => run!(4, |v: T| (v.to_f64() as i32).to_ne_bytes()),
+        DType::I64 => run!(8, |v: T| (v.to_f64() as i64).to_ne_bytes()),
+        DType::U8 => run!(1, |v: T| [v.to_f64() as u8]),
+        DType::I8 => run!(1, |v: T| [v.to_f64() as i8 as u8]),
+        DType::Bool => run!(1, |v: T| [(v.to_f64() != 0.0) as u8]),
+        DType::Block(_) => {}
+    }
+}
+
+/// Rounds a value to what `dtype` can hold (used by casts inside fused kernels).
+pub fn round_to<T: Real>(v: T, dtype: DType) -> T {
+    match dtype {
+        DType::F32 => T::from_f32(v.to_f32()),
+        DType::F16 => T::from_f32(f16::from_f32(v.to_f32()).to_f32()),
+        DType::BF16 => T::from_f32(bf16::from_f32(v.to_f32()).to_f32()),
+        DType::I32 => T::from_f64((v.to_f64() as i32) as f64),
+        DType::I64 => T::from_f64((v.to_f64() as i64) as f64),
+        DType::U8 => T::from_f64((v.to_f64() as u8) as f64),
+        DType::I8 => T::from_f64((v.to_f64() as i8) as f64),
+        DType::Bool => T::from_f64((v.to_f64() != 0.0) as u8 as f64),
+        DType::Block(_) => v,
+    }
+}
+
+/// Visits the data of `shape` in row-major order as runs along the last axis:
+/// `f(flat_index_of_run_start, byte_offset_of_run_start)`.
+pub fn for_each_row(data: &Data, shape: &[usize], elem: usize, mut f: impl FnMut(usize, isize)) {
+    let n = numel(shape);
+    if n == 0 {
+        return;
+    }
+    let inner = shape.last().copied().unwrap_or(1);
+    let rows = n / inner.max(1);
+    let outer = &shape[..shape.len().saturating_sub(1)];
+    let mut idx = vec![0usize; outer.len()];
+    for r in 0..rows {
+        let off: isize = idx.iter().zip(&data.strides).map(|(&i, &s)| i as isize * s).sum();
+        f(r * inner, data.offset as isize + off * elem as isize);
+        for d in (0..idx.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < outer[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Copies any strided data into a contiguous row-major `T` buffer.
+pub fn gather_contiguous<T: Real>(data: &Data, shape: &[usize], dtype: DType, out: &mut [T]) {
+    let inner = shape.last().copied().unwrap_or(1);
+    let inner_stride = data.strides.last().copied().unwrap_or(1);
+    let elem = dtype.size().unwrap_or(1);
+    let bytes = data.storage.bytes();
+    for_each_row(data, shape, elem, |flat, pos| {
+        load_run(bytes, dtype, pos, inner_stride, &mut out[flat..flat + inner]);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_dtype() {
+        let vals = [0.0f64, 1.0, -2.0, 3.0, 100.0];
+        for dt in [DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64, DType::I8] {
+            let mut bytes = vec![0u8; vals.len() * dt.size().unwrap()];
+            store_run(&vals, dt, &mut bytes);
+            let mut back = [0f64; 5];
+            load_run(&bytes, dt, 0, 1, &mut back);
+            assert_eq!(back, vals, "{dt}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The fused element-wise interpreter: runs a [`FusedKernel`]'s register
+//! program over tiles of the output, reading each input once at its own
+//! strides (broadcast inputs have stride 0) and writing the output once.
+
+use crate::access::{load_run, round_to, store_run};
+use crate::pool::Scratch;
+use crate::math::Math;
+use crate::pool::PooledBuf;
+use ferrite_core::fusion::{FusedKernel, Instr};
+use ferrite_core::graph::Graph;
+use ferrite_core::shape::{broadcast_strides, numel};
+use ferrite_core::{DType, Data, Result};
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+/// Elements per register tile: 4 KiB of f32, so a dozen registers stay in L1.
+const TILE: usize = 1024;
+/// Below this many elements one thread does the whole kernel.
+const PARALLEL_MIN: usize = 1 << 16;
+
+struct Operand {
+    data: Data,
+    dtype: DType,
+    /// Element strides over the coalesced output shape.
+    strides: Vec<isize>,
+}
+
+/// Runs `kernel` and returns the contiguous output.
+pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
+    let out = graph.node(kernel.output);
+    let (shape, out_dtype) = (out.shape.clone(), out.dtype);
+    let mut operands = Vec::with_capacity(kernel.loads.len());
+    for &l in &kernel.loads {
+        let node = graph.node(l);
+        let data = graph.data(l)?;
+        let strides = broadcast_strides(&node.shape, &data.strides, &shape).to_vec();
+        operands.push(Operand { data, dtype: node.dtype, strides });
+    }
+    let (dims, mut operands) = coalesce(&shape, operands);
+    let n = numel(&shape);
+    let esize = out_dtype.size().unwrap_or(1);
+    let mut buf = PooledBuf::take(n * esize);
+    let wide = operands.iter().any(|o| needs_f64(o.dtype))
+        || needs_f64(out_dtype)
+        || kernel.absorbed.iter().any(|&a| needs_f64(graph.node(a).dtype));
+    operands.shrink_to_fit();
+    let ctx = Ctx { kernel, operands: &operands, dims: &dims, out_dtype };
+    let chunk = if n >= PARALLEL_MIN { n.div_ceil(rayon::current_num_threads() * 4).max(TILE) } else { n.max(1) };
+    let out_bytes = buf.bytes_mut();
+    if out_bytes.is_empty() {
+        return Ok(Data::contiguous(buf.into_storage(), 0, &shape));
+    }
+    let work = |(i, out): (usize, &mut [u8])| {
+        let start = i * chunk;
+        if wide {
+            ctx.run_range::<f64>(start, out);
+        } else {
+            ctx.run_range::<f32>(start, out);
+        }
+    };
+    if n >= PARALLEL_MIN {
+        out_bytes.par_chunks_mut(chunk * esize).enumerate().for_each(work);
+    } else {
+        out_bytes.chunks_mut(chunk * esize).enumerate().for_each(work);
+    }
+    Ok(Data::contiguous(buf.into_storage(), 0, &shape))
+}
+
+fn needs_f64(d: DType) -> bool {
+    matches!(d, DType::I32 | DType::I64)
+}
+
+/// Drops size-1 axes and merges neighbours that every operand walks as one,
+/// so the inner loop is as long as possible.
+fn coalesce(shape: &[usize], mut ops: Vec<Operand>) -> (Vec<usize>, Vec<Operand>) {
+    let keep: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] != 1).collect();
+    let mut dims: Vec<usize> = keep.iter().map(|&d| shape[d]).collect();
+    for op in &mut ops {
+        op.strides = keep.iter().map(|&d| op.strides[d]).collect();
+    }
+    let mut d = dims.len();
+    while d > 1 {
+        d -= 1;
+        let mergeable = ops.iter().all(|o| o.strides[d - 1] == o.strides[d] * dims[d] as isize);
+        if mergeable {
+            dims[d - 1] *= dims[d];
+            dims.remove(d);
+            for o in &mut ops {
+                o.strides.remove(d - 1);
+            }
+        }
+    }
+    if dims.is_empty() {
+        dims.push(1);
+        for o in &mut ops {
+            o.strides.push(0);
+        }
+    }
+    (dims, ops)
+}
+
+struct Ctx<'a> {
+    kernel: &'a FusedKernel,
+    operands: &'a [Operand],
+    dims: &'a [usize],
+    out_dtype: DType,
+}
+
+impl Ctx<'_> {
+    /// Computes the output elements `[start, start + out.len() / esize)`.
+    fn run_range<T: Math>(&self, start: usize, out: &mut [u8]) {
+        let esize = self.out_dtype.size().unwrap_or(1);
+        let end = start + out.len() / esize;
+        let inner = *self.dims.last().unwrap_or(&1);
+        let mut scratch = Scratch::<T>::new(self.kernel.instrs.len() * TILE);
+        let regs = scratch.as_mut();
+        let mut flat = start;
+        while flat < end {
+            let (row, col) = (flat / inner, flat % inner);
+            let run = (inner - col).min(end - flat);
+            let bases: SmallVec<[isize; 8]> = self.operands.iter().map(|o| self.base(o, row, col)).collect();
+            let mut done = 0;
+            while done < run {
+                let len = (run - done).min(TILE);
+                self.tile(regs, &bases, done as isize, len);
+                let last = (self.kernel.instrs.len() - 1) * TILE;
+                let o = (flat + done - start) * esize;
+                store_run(&regs[last..last + len], self.out_dtype, &mut out[o..o + len * esize]);
+                done += len;
+            }
+            flat += run;
+        }
+    }
+
+    /// Byte offset of operand `o` at inner position `col` of outer row `row`.
+    fn base(&self, o: &Operand, mut row: usize, col: usize) -> isize {
+        let nd = self.dims.len();
+        let mut off = col as isize * o.strides[nd - 1];
+        for d in (0..nd - 1).rev() {
+            off += (row % self.dims[d]) as isize * o.strides[d];
+            row /= self.dims[d];
+        }
+        o.data.offset as isize + off * o.dtype.size().unwrap_or(1) as isize
+    }
+
+    fn tile<T: Math>(&self, regs: &mut [T], bases: &[isize], skip: isize, len: usize) {
+        for (r, instr) in self.kernel.instrs.iter().enumerate() {
+            let (before, rest) = regs.split_at_mut(r * TILE);
+            let dst = &mut rest[..len];
+            let src = |reg: usize| &before[reg * TILE..reg * TILE + len];
+            match *instr {
+                Instr::Load(i) => {
+                    let o = &self.operands[i];
+                    let esize = o.dtype.size().unwrap_or(1) as isize;
+                    let stride = *o.strides.last().unwrap_or(&0);
+                    load_run(o.data.storage.bytes(), o.dtype, bases[i] + skip * stride * esize, stride, dst);
+                }
+                Instr::Unary(op, a) => {
+                    dst.copy_from_slice(src(a));
+                    T::unary(op, dst);
+                }
+                Instr::Binary(op, a, b) => T::binary(op, src(a), src(b), dst),
+                Instr::Where(c, a, b) => {
+                    let (c, a, b) = (src(c), src(a), src(b));
+                    for (k, d) in dst.iter_mut().enumerate() {
+                        *d = if c[k].to_f64() != 0.0 { a[k] } else { b[k] };
+                    }
+                }
+                Instr::Cast(a, dtype) => {
+                    for (d, &v) in dst.iter_mut().zip(src(a)) {
+                        *d = round_to(v, dtype);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes `value` converted to `dtype` into every element of a new buffer.
+pub fn fill(shape: &[usize], dtype: DType, value: f64) -> Data {
+    let n = numel(shape);
+    let esize = dtype.size().unwrap_or(1);
+    let mut buf = PooledBuf::take(n * esize);
+    let mut one = vec![0u8; esize];
+    store_run(&[value], dtype, &mut one);
+    for chunk in buf.bytes_mut().chunks_exact_mut(esize) {
+        chunk.copy_from_slice(&one);
+    }
+    Data::contiguous(buf.into_storage(), 0, shape)
+}
+
+/// Computes `f(i)` for every flat index and stores it as `dtype`.
+pub fn generate(shape: &[usize], dtype: DType, f: impl Fn(u64) -> f64 + Sync) -> Data {
+    let n = numel(shape);
+    let esize = dtype.size().unwrap_or(1);
+    let mut buf = PooledBuf::take(n * esize);
+    buf.bytes_mut().par_chunks_mut(TILE * esize).enumerate().for_each(|(c, out)| {
+        let base = (c * TILE) as u64;
+        let vals: Vec<f64> = (0..out.len() / esize).map(|k| f(base + k as u64)).collect();
+        store_run(&vals, dtype, out);
+    });
+    Data::contiguous(buf.into_storage(), 0, shape)
+}
