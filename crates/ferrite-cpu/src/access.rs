@@ -13,10 +13,39 @@ pub trait Real: Copy + Send + Sync + PartialOrd + bytemuck::Pod + 'static {
     fn to_f64(self) -> f64;
     fn from_f32(v: f32) -> Self;
     fn to_f32(self) -> f32;
+    /// SIMD conversion of contiguous half-precision data, where the domain has one.
+    fn load_f16(_bytes: &[u8], _start: isize, _out: &mut [Self]) -> bool {
+        false
+    }
+    fn load_bf16(_bytes: &[u8], _start: isize, _out: &mut [Self]) -> bool {
+        false
+    }
+    fn store_f16(_vals: &[Self], _out: &mut [u8]) -> bool {
+        false
+    }
+    fn store_bf16(_vals: &[Self], _out: &mut [u8]) -> bool {
+        false
+    }
 }
 
 impl Real for f32 {
     const ZERO: f32 = 0.0;
+    fn load_f16(bytes: &[u8], start: isize, out: &mut [f32]) -> bool {
+        let b = start as usize;
+        bytemuck::try_cast_slice::<u8, f16>(&bytes[b..b + out.len() * 2])
+            .is_ok_and(|src| ferrite_kernels::f16_to_f32(src, out).is_ok())
+    }
+    fn load_bf16(bytes: &[u8], start: isize, out: &mut [f32]) -> bool {
+        let b = start as usize;
+        bytemuck::try_cast_slice::<u8, bf16>(&bytes[b..b + out.len() * 2])
+            .is_ok_and(|src| ferrite_kernels::bf16_to_f32(src, out).is_ok())
+    }
+    fn store_f16(vals: &[f32], out: &mut [u8]) -> bool {
+        bytemuck::try_cast_slice_mut::<u8, f16>(out).is_ok_and(|dst| ferrite_kernels::f32_to_f16(vals, dst).is_ok())
+    }
+    fn store_bf16(vals: &[f32], out: &mut [u8]) -> bool {
+        bytemuck::try_cast_slice_mut::<u8, bf16>(out).is_ok_and(|dst| ferrite_kernels::f32_to_bf16(vals, dst).is_ok())
+    }
     fn from_f64(v: f64) -> f32 {
         v as f32
     }
@@ -54,38 +83,50 @@ fn read<const N: usize>(bytes: &[u8], pos: isize) -> [u8; N] {
     out
 }
 
+/// Elements of a typed view: contiguous, broadcast (stride 0) or strided.
+fn typed_run<E: bytemuck::Pod, T: Real>(all: &[E], base: isize, stride: isize, out: &mut [T], conv: impl Fn(E) -> T) {
+    match stride {
+        1 => {
+            let (b, n) = (base as usize, out.len());
+            out.iter_mut().zip(&all[b..b + n]).for_each(|(o, &v)| *o = conv(v));
+        }
+        0 => out.fill(conv(all[base as usize])),
+        _ => out.iter_mut().enumerate().for_each(|(k, o)| *o = conv(all[(base + k as isize * stride) as usize])),
+    }
+}
+
 /// Loads `out.len()` elements of `dtype` starting at byte `start`, `stride`
 /// elements apart, converting to `T`.
 pub fn load_run<T: Real>(bytes: &[u8], dtype: DType, start: isize, stride: isize, out: &mut [T]) {
     let size = dtype.size().unwrap_or(1) as isize;
-    let step = stride * size;
-    macro_rules! run {
-        ($n:literal, $conv:expr) => {{
-            let mut pos = start;
-            for o in out.iter_mut() {
-                *o = $conv(read::<$n>(bytes, pos));
-                pos += step;
+    // Aligned storage (every owned buffer) is read as typed slices; only
+    // misaligned mapped data takes the byte-wise path.
+    macro_rules! typed {
+        ($e:ty, $conv:expr, $fallback:expr) => {
+            match bytemuck::try_cast_slice::<u8, $e>(bytes) {
+                Ok(all) if start % size == 0 => typed_run(all, start / size, stride, out, $conv),
+                _ => {
+                    let mut pos = start;
+                    for o in out.iter_mut() {
+                        *o = $fallback(read(bytes, pos));
+                        pos += stride * size;
+                    }
+                }
             }
-        }};
+        };
     }
     match dtype {
-        DType::F32 if stride == 1 => {
-            let s = start as usize;
-            let src = &bytes[s..s + out.len() * 4];
-            match bytemuck::try_cast_slice::<u8, f32>(src) {
-                Ok(f) => out.iter_mut().zip(f).for_each(|(o, &v)| *o = T::from_f32(v)),
-                Err(_) => run!(4, |b| T::from_f32(f32::from_ne_bytes(b))),
-            }
-        }
-        DType::F32 => run!(4, |b| T::from_f32(f32::from_ne_bytes(b))),
-        DType::F16 => run!(2, |b| T::from_f32(f16::from_ne_bytes(b).to_f32())),
-        DType::BF16 => run!(2, |b| T::from_f32(bf16::from_ne_bytes(b).to_f32())),
-        DType::I32 => run!(4, |b| T::from_f64(i32::from_ne_bytes(b) as f64)),
-        DType::I64 => run!(8, |b| T::from_f64(i64::from_ne_bytes(b) as f64)),
-        DType::U8 => run!(1, |b: [u8; 1]| T::from_f64(b[0] as f64)),
-        DType::I8 => run!(1, |b: [u8; 1]| T::from_f64(b[0] as i8 as f64)),
-        DType::Bool => run!(1, |b: [u8; 1]| T::from_f64((b[0] != 0) as u8 as f64)),
-        DType::Block(_) => out.iter_mut().for_each(|o| *o = T::ZERO),
+        DType::F32 => typed!(f32, T::from_f32, |b| T::from_f32(f32::from_ne_bytes(b))),
+        DType::F16 if stride == 1 && T::load_f16(bytes, start, out) => {}
+        DType::BF16 if stride == 1 && T::load_bf16(bytes, start, out) => {}
+        DType::F16 => typed!(f16, |v: f16| T::from_f32(v.to_f32()), |b| T::from_f32(f16::from_ne_bytes(b).to_f32())),
+        DType::BF16 => typed!(bf16, |v: bf16| T::from_f32(v.to_f32()), |b| T::from_f32(bf16::from_ne_bytes(b).to_f32())),
+        DType::I32 => typed!(i32, |v: i32| T::from_f64(v as f64), |b| T::from_f64(i32::from_ne_bytes(b) as f64)),
+        DType::I64 => typed!(i64, |v: i64| T::from_f64(v as f64), |b| T::from_f64(i64::from_ne_bytes(b) as f64)),
+        DType::U8 => typed_run(bytes, start, stride, out, |v: u8| T::from_f64(v as f64)),
+        DType::I8 => typed_run(bytes, start, stride, out, |v: u8| T::from_f64(v as i8 as f64)),
+        DType::Bool => typed_run(bytes, start, stride, out, |v: u8| T::from_f64((v != 0) as u8 as f64)),
+        DType::Block(_) => out.fill(T::ZERO),
     }
 }
 
@@ -103,6 +144,8 @@ pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
             Ok(f) => f.iter_mut().zip(vals).for_each(|(o, &v)| *o = v.to_f32()),
             Err(_) => run!(4, |v: T| v.to_f32().to_ne_bytes()),
         },
+        DType::F16 if T::store_f16(vals, out) => {}
+        DType::BF16 if T::store_bf16(vals, out) => {}
         DType::F16 => run!(2, |v: T| f16::from_f32(v.to_f32()).to_ne_bytes()),
         DType::BF16 => run!(2, |v: T| bf16::from_f32(v.to_f32()).to_ne_bytes()),
         DType::I32 => run!(4, |v: T| (v.to_f64() as i32).to_ne_bytes()),

@@ -159,7 +159,7 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
         Prim::MatMul { has_bias } => {
             let (a, b) = (input(0)?, input(1)?);
             let bias = if *has_bias { Some(input(2)?.0) } else { None };
-            matmul::matmul((&a.0, a.1), (&b.0, b.1), bias.as_ref(), dtype, shape)
+            matmul::matmul((&a.0, a.1), (&b.0, b.1), bias.as_ref(), dtype, shape)?
         }
         Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast => {
             return Err(Error::Backend { op: prim.name(), msg: "internal: element-wise node outside a fused kernel".into() })

@@ -1,39 +1,121 @@
-//! Batched matrix products: each batch entry is one GEMM over the operands'
-//! own strides (transposed views are never copied).
+//! Batched matrix products: each batch entry is one GEMM of `ferrite-kernels`
+//! reading the operands in place at their own strides, so transposed and
+//! broadcast views are never copied.
 
 use crate::access::store_run;
 use crate::layout::f32_rows;
 use crate::pool::{PooledBuf, Scratch};
 use ferrite_core::shape::numel;
-use ferrite_core::{DType, Data};
+use ferrite_core::{DType, Data, Error, Result};
+use ferrite_kernels::{gemm, Element, MatRef};
+use half::{bf16, f16};
+use rayon::prelude::*;
+
+/// Below this much work per batch entry, batch entries run in parallel instead.
+const SMALL_GEMM_FLOPS: usize = 1 << 18;
+
+/// An operand as a typed slice over its whole storage plus element strides;
+/// `None` when it is misaligned or has negative strides (then it is copied).
+struct Operand<'a, T> {
+    all: &'a [T],
+    offset: usize,
+    strides: &'a [isize],
+}
+
+fn typed<'a, T: bytemuck::Pod>(data: &'a Data) -> Option<Operand<'a, T>> {
+    let size = std::mem::size_of::<T>();
+    if data.offset % size != 0 || data.strides.iter().any(|&s| s < 0) {
+        return None;
+    }
+    let all = bytemuck::try_cast_slice::<u8, T>(data.storage.bytes()).ok()?;
+    Some(Operand { all, offset: data.offset / size, strides: &data.strides })
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// The matrix of batch entry `b` (batch axes are all but the last two).
+    fn matrix(&self, batch_shape: &[usize], b: usize, rows: usize, cols: usize) -> Result<MatRef<'a, T>> {
+        let nd = self.strides.len();
+        let (mut rem, mut off) = (b, self.offset);
+        for d in (0..batch_shape.len()).rev() {
+            off += (rem % batch_shape[d]) * self.strides[d] as usize;
+            rem /= batch_shape[d];
+        }
+        let (rs, cs) = (self.strides[nd - 2] as usize, self.strides[nd - 1] as usize);
+        MatRef::new(&self.all[off..], rows, cols, rs, cs)
+            .map_err(|e| Error::Backend { op: "matmul", msg: e.to_string() })
+    }
+}
 
 /// `a [.., M, K] @ b [.., K, N] (+ bias [.., M, N])`, all broadcast to the same batch.
-pub fn matmul(a: (&Data, &[usize]), b: (&Data, &[usize]), bias: Option<&Data>, dtype: DType, out_shape: &[usize]) -> Data {
-    let nd = out_shape.len();
-    let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
-    let k = a.1[nd - 1];
-    let batch: usize = out_shape[..nd - 2].iter().product();
-    let av = f32_rows(a.0, a.1, dtype);
-    let bv = f32_rows(b.0, b.1, dtype);
-    let (av, bv) = (av.as_slice(), bv.as_slice());
-    let mut out = Scratch::<f32>::new(numel(out_shape));
-    for bi in 0..batch {
-        let am = &av[bi * m * k..(bi + 1) * m * k];
-        let bm = &bv[bi * k * n..(bi + 1) * k * n];
-        let om = &mut out.as_mut()[bi * m * n..(bi + 1) * m * n];
-        for i in 0..m {
-            let orow = &mut om[i * n..(i + 1) * n];
-            orow.fill(0.0);
-            for p in 0..k {
-                crate::rows::axpy(am[i * k + p], &bm[p * n..(p + 1) * n], orow);
-            }
+pub fn matmul(a: (&Data, &[usize]), b: (&Data, &[usize]), bias: Option<&Data>, dtype: DType, out_shape: &[usize]) -> Result<Data> {
+    let n_out = numel(out_shape);
+    let mut out = Scratch::<f32>::new(n_out);
+    if let Some(bias) = bias {
+        out.as_mut().copy_from_slice(f32_rows(bias, out_shape, dtype).as_slice());
+    }
+    let accumulate = bias.is_some();
+    match dtype {
+        DType::F32 => run::<f32>(a, b, out_shape, out.as_mut(), accumulate)?,
+        DType::BF16 => run::<bf16>(a, b, out_shape, out.as_mut(), accumulate)?,
+        DType::F16 => run::<f16>(a, b, out_shape, out.as_mut(), accumulate)?,
+        other => return Err(Error::Backend { op: "matmul", msg: format!("no kernel for {other}") }),
+    }
+    let mut buf = PooledBuf::take(n_out * dtype.size().unwrap_or(4));
+    store_run(out.as_slice(), dtype, buf.bytes_mut());
+    Ok(Data::contiguous(buf.into_storage(), 0, out_shape))
+}
+
+fn run<T: Element + bytemuck::Pod>(a: (&Data, &[usize]), b: (&Data, &[usize]), out_shape: &[usize], out: &mut [f32], accumulate: bool) -> Result<()> {
+    match (typed::<T>(a.0), typed::<T>(b.0)) {
+        (Some(ta), Some(tb)) => batched(&ta, &tb, a.1, b.1, out_shape, out, accumulate),
+        _ => {
+            // Misaligned or reversed operands: convert both to contiguous f32 first.
+            let (ca, cb) = (f32_rows(a.0, a.1, elem_dtype::<T>()), f32_rows(b.0, b.1, elem_dtype::<T>()));
+            let (sa, sb) = (contiguous_strides(a.1), contiguous_strides(b.1));
+            let oa = Operand { all: ca.as_slice(), offset: 0, strides: &sa };
+            let ob = Operand { all: cb.as_slice(), offset: 0, strides: &sb };
+            batched(&oa, &ob, a.1, b.1, out_shape, out, accumulate)
         }
     }
-    if let Some(bias) = bias {
-        let bv = f32_rows(bias, out_shape, dtype);
-        out.as_mut().iter_mut().zip(bv.as_slice()).for_each(|(o, &b)| *o += b);
+}
+
+fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
+    ferrite_core::shape::contiguous_strides(shape).to_vec()
+}
+
+fn elem_dtype<T: Element>() -> DType {
+    match T::KIND {
+        ferrite_kernels::ElemKind::F32 => DType::F32,
+        ferrite_kernels::ElemKind::Bf16 => DType::BF16,
+        ferrite_kernels::ElemKind::F16 => DType::F16,
     }
-    let mut buf = PooledBuf::take(numel(out_shape) * dtype.size().unwrap_or(4));
-    store_run(out.as_slice(), dtype, buf.bytes_mut());
-    Data::contiguous(buf.into_storage(), 0, out_shape)
+}
+
+fn batched<TA: Element, TB: Element>(
+    a: &Operand<TA>,
+    b: &Operand<TB>,
+    a_shape: &[usize],
+    b_shape: &[usize],
+    out_shape: &[usize],
+    out: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
+    let nd = out_shape.len();
+    let (m, n, k) = (out_shape[nd - 2], out_shape[nd - 1], a_shape[nd - 1]);
+    let batch_shape = &out_shape[..nd - 2];
+    debug_assert_eq!(&a_shape[..nd - 2], batch_shape);
+    debug_assert_eq!(&b_shape[..nd - 2], batch_shape);
+    if m * n == 0 {
+        return Ok(());
+    }
+    let one = |bi: usize, c: &mut [f32]| -> Result<()> {
+        let am = a.matrix(batch_shape, bi, m, k)?;
+        let bm = b.matrix(batch_shape, bi, k, n)?;
+        gemm(am, bm, c, n, accumulate).map_err(|e| Error::Backend { op: "matmul", msg: e.to_string() })
+    };
+    if 2 * m * n * k < SMALL_GEMM_FLOPS && out.len() > m * n {
+        out.par_chunks_mut(m * n).enumerate().try_for_each(|(bi, c)| one(bi, c))
+    } else {
+        out.chunks_mut(m * n).enumerate().try_for_each(|(bi, c)| one(bi, c))
+    }
 }
