@@ -1,12 +1,18 @@
-//! Scaled dot-product attention with grouped-query heads: query head `h`
-//! reads K/V head `h / (Hq / Hkv)` in place, never a repeated copy.
+//! Scaled dot-product attention with grouped-query heads. The `Hq / Hkv`
+//! query heads that share a K/V head are stacked into one matrix, so each
+//! K/V head is read by two GEMMs (`S = Q Kᵀ`, `O = P V`) in place: K/V are
+//! never repeated in memory, and a decode step streams the cache once.
 
 use crate::access::store_run;
 use crate::layout::{f32_rows, F32Rows};
 use crate::pool::{PooledBuf, Scratch};
 use crate::rows;
-use ferrite_core::{DType, Data};
+use ferrite_core::{DType, Data, Error, Result};
+use ferrite_kernels::{gemm_f32, MatRef};
 use rayon::prelude::*;
+
+/// Score rows computed at once per K/V head, bounding scratch to ~16 MiB of f32.
+const SCORE_BUDGET: usize = 4 << 20;
 
 pub struct AttentionInputs<'a> {
     pub q: (&'a Data, &'a [usize]),
@@ -19,7 +25,11 @@ pub struct AttentionInputs<'a> {
     pub causal: bool,
 }
 
-pub fn attention(a: &AttentionInputs) -> Data {
+fn kernel_err(e: ferrite_kernels::KernelError) -> Error {
+    Error::Backend { op: "attention", msg: e.to_string() }
+}
+
+pub fn attention(a: &AttentionInputs) -> Result<Data> {
     let (qs, ks, vs) = (a.q.1, a.k.1, a.v.1);
     let (b, hq, tq, d) = (qs[0], qs[1], qs[2], qs[3]);
     let (hkv, tk, dv) = (ks[1], ks[2], vs[3]);
@@ -27,46 +37,60 @@ pub fn attention(a: &AttentionInputs) -> Data {
     let q = f32_rows(a.q.0, qs, a.dtype);
     let k = f32_rows(a.k.0, ks, a.dtype);
     let v = f32_rows(a.v.0, vs, a.dtype);
-    let mask_shape = [b, hq, tq, tk];
-    let mask: Option<F32Rows> = a.mask.map(|(m, dt)| {
-        let mut rows = f32_rows(m, &mask_shape, dt);
-        if dt == DType::Bool {
-            let mut s = Scratch::<f32>::new(b * hq * tq * tk);
-            for (o, &keep) in s.as_mut().iter_mut().zip(rows.as_slice()) {
-                *o = if keep != 0.0 { 0.0 } else { f32::NEG_INFINITY };
-            }
-            rows = F32Rows::Owned(s);
-        }
-        rows
-    });
+    let mask = a.mask.map(|(m, dt)| additive_mask(m, dt, [b, hq, tq, tk]));
     let (q, k, v) = (q.as_slice(), k.as_slice(), v.as_slice());
     let mask = mask.as_ref().map(|m| m.as_slice());
     let n_out = b * hq * tq * dv;
     let mut out = Scratch::<f32>::new(n_out);
-    // Keys a causal query row may see: all up to its own position, counted
-    // from the end so a decode step (tq = 1) sees the whole cache.
+    // Query row i may see keys up to i + (tk - tq): the last query is aligned
+    // with the last key, so a decode step (tq = 1) sees the whole cache.
     let shift = tk as isize - tq as isize;
-    if dv > 0 {
-        out.as_mut().par_chunks_mut(dv).enumerate().for_each(|(row, o)| {
-            let (bh, i) = (row / tq.max(1), row % tq.max(1));
-            let (bi, h) = (bh / hq, bh % hq);
-            let kv = bi * hkv + h / group;
-            let qrow = &q[row * d..(row + 1) * d];
-            let visible = if a.causal { (i as isize + shift + 1).clamp(0, tk as isize) as usize } else { tk };
-            let mut scores = vec![0f32; visible];
-            for (j, s) in scores.iter_mut().enumerate() {
-                let krow = &k[(kv * tk + j) * d..(kv * tk + j + 1) * d];
-                *s = rows::dot(qrow, krow) * a.scale + mask.map_or(0.0, |m| m[row * tk + j]);
+    let rows_per_head = group * tq;
+    if n_out > 0 {
+        out.as_mut().par_chunks_mut(rows_per_head * dv).enumerate().try_for_each(|(bh, o)| -> Result<()> {
+            let (bi, h) = (bh / hkv, bh % hkv);
+            let kmat = &k[(bi * hkv + h) * tk * d..(bi * hkv + h + 1) * tk * d];
+            let vmat = &v[(bi * hkv + h) * tk * dv..(bi * hkv + h + 1) * tk * dv];
+            let qmat = &q[(bi * hq + h * group) * tq * d..(bi * hq + (h + 1) * group) * tq * d];
+            let chunk = (SCORE_BUDGET / tk.max(1)).clamp(1, rows_per_head);
+            let mut scores = Scratch::<f32>::new(chunk * tk);
+            for r0 in (0..rows_per_head).step_by(chunk) {
+                let rows = chunk.min(rows_per_head - r0);
+                let s = &mut scores.as_mut()[..rows * tk];
+                let qm = MatRef::row_major(&qmat[r0 * d..(r0 + rows) * d], rows, d).map_err(kernel_err)?;
+                let km = MatRef::row_major(kmat, tk, d).map_err(kernel_err)?.t();
+                gemm_f32(qm, km, s, tk, false).map_err(kernel_err)?;
+                for (r, srow) in s.chunks_mut(tk.max(1)).enumerate().take(rows) {
+                    let row = r0 + r;
+                    let (head, i) = (h * group + row / tq, row % tq);
+                    let visible = if a.causal { (i as isize + shift + 1).clamp(0, tk as isize) as usize } else { tk };
+                    let mrow = mask.map(|m| &m[((bi * hq + head) * tq + i) * tk..][..tk]);
+                    for (j, x) in srow.iter_mut().enumerate() {
+                        *x = if j >= visible { f32::NEG_INFINITY } else { *x * a.scale + mrow.map_or(0.0, |m| m[j]) };
+                    }
+                    rows::softmax_in_place(srow);
+                }
+                let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
+                let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;
+                gemm_f32(pm, vm, &mut o[r0 * dv..(r0 + rows) * dv], dv, false).map_err(kernel_err)?;
             }
-            let mut probs = vec![0f32; visible];
-            rows::softmax(&scores, &mut probs);
-            o.fill(0.0);
-            for (j, &p) in probs.iter().enumerate() {
-                rows::axpy(p, &v[(kv * tk + j) * dv..(kv * tk + j + 1) * dv], o);
-            }
-        });
+            Ok(())
+        })?;
     }
     let mut buf = PooledBuf::take(n_out * a.dtype.size().unwrap_or(4));
     store_run(out.as_slice(), a.dtype, buf.bytes_mut());
-    Data::contiguous(buf.into_storage(), 0, &[b, hq, tq, dv])
+    Ok(Data::contiguous(buf.into_storage(), 0, &[b, hq, tq, dv]))
+}
+
+/// The mask as additive f32 (a boolean keep-mask becomes 0 / -inf).
+fn additive_mask(m: &Data, dtype: DType, shape: [usize; 4]) -> F32Rows {
+    let rows = f32_rows(m, &shape, dtype);
+    if dtype != DType::Bool {
+        return rows;
+    }
+    let mut s = Scratch::<f32>::new(shape.iter().product());
+    for (o, &keep) in s.as_mut().iter_mut().zip(rows.as_slice()) {
+        *o = if keep != 0.0 { 0.0 } else { f32::NEG_INFINITY };
+    }
+    F32Rows::Owned(s)
 }

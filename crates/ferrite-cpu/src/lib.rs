@@ -154,7 +154,7 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
                 mask: mask.as_ref().map(|(d, _, t)| (d, *t)),
                 scale: *scale,
                 causal: *causal,
-            })
+            })?
         }
         Prim::MatMul { has_bias } => {
             let (a, b) = (input(0)?, input(1)?);

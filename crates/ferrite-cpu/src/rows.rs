@@ -11,6 +11,18 @@ pub fn softmax(x: &[f32], out: &mut [f32]) {
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
+/// Softmax of a row in place; a fully masked row (all -inf) becomes NaN, as in MLX.
+pub fn softmax_in_place(x: &mut [f32]) {
+    let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut s = 0.0f32;
+    for v in x.iter_mut() {
+        *v = (*v - m).exp();
+        s += *v;
+    }
+    let inv = 1.0 / s;
+    x.iter_mut().for_each(|v| *v *= inv);
+}
+
 pub fn log_softmax(x: &[f32], out: &mut [f32]) {
     let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let s: f32 = x.iter().map(|&v| (v - m).exp()).sum();
@@ -34,13 +46,4 @@ pub fn layer_norm(x: &[f32], w: Option<&[f32]>, b: Option<&[f32]>, eps: f32, out
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         *o = (v - mean) * r * w.map_or(1.0, |w| w[i]) + b.map_or(0.0, |b| b[i]);
     }
-}
-
-/// Callers pass equal lengths, so the kernels' length check cannot fail.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    ferrite_kernels::dot(a, b).unwrap_or(f32::NAN)
-}
-
-pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    let _ = ferrite_kernels::axpy(alpha, x, y);
 }

@@ -28,3 +28,30 @@ fn basics() {
     let c = Array::concatenate(&[a.clone(), a.clone()], 1).unwrap();
     assert_eq!(c.to_vec::<f32>().unwrap()[..6], [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
 }
+
+/// Attention against its definition built from other ops (K/V heads repeated explicitly).
+#[test]
+fn attention_matches_composition() {
+    ferrite_cpu::install();
+    let (b, hq, hkv, tq, tk, d) = (2, 6, 2, 5, 9, 8);
+    let q = Array::random_normal(&[b, hq, tq, d], 0.0, 1.0, 1, DType::F32).unwrap();
+    let k = Array::random_normal(&[b, hkv, tk, d], 0.0, 1.0, 2, DType::F32).unwrap();
+    let v = Array::random_normal(&[b, hkv, tk, d], 0.0, 1.0, 3, DType::F32).unwrap();
+    let scale = 0.3f32;
+    let got = Array::attention(&q, &k, &v, scale, true, None).unwrap().to_vec::<f32>().unwrap();
+    let rep = |x: &Array| {
+        let idx: Vec<i32> = (0..hq as i32).map(|h| h / (hq / hkv) as i32).collect();
+        x.take(&Array::from_slice(&idx, &[hq]).unwrap(), 1).unwrap()
+    };
+    let s = q.matmul(&rep(&k).swapaxes(-1, -2).unwrap()).unwrap().mul_scalar(scale as f64).unwrap();
+    // Causal with tq < tk: query i sees keys j <= i + (tk - tq).
+    let i = Array::arange(0.0, tq as f64, 1.0, DType::I32).unwrap().reshape(&[tq as isize, 1]).unwrap();
+    let j = Array::arange(0.0, tk as f64, 1.0, DType::I32).unwrap();
+    let keep = j.le(&i.add_scalar((tk - tq) as f64).unwrap()).unwrap();
+    let neg = Array::full(&[], f64::NEG_INFINITY, DType::F32).unwrap();
+    let s = Array::where_(&keep, &s, &neg).unwrap();
+    let want = s.softmax(-1).unwrap().matmul(&rep(&v)).unwrap().to_vec::<f32>().unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+    }
+}
