@@ -1,0 +1,79 @@
+//! safetensors dtype names and Ferrite dtypes.
+//!
+//! Ferrite computes with BOOL, U8, I8, I32, I64, F16, BF16 and F32. F64 and I16
+//! have GGML types, so they are carried as opaque [`DType::Block`] data (read,
+//! written and converted to GGUF, not computed with). The remaining safetensors
+//! dtypes (U16, U32, U64, C64 and the sub-byte and 8-bit floats) have neither
+//! and are rejected when the file is opened.
+
+use ferrite_core::{DType, GgmlType};
+
+use crate::error::{bad, Bad};
+
+/// Names safetensors defines that Ferrite cannot represent.
+const UNSUPPORTED: &[&str] = &[
+    "U16",
+    "U32",
+    "U64",
+    "C64",
+    "F8_E4M3",
+    "F8_E4M3FNUZ",
+    "F8_E5M2",
+    "F8_E5M2FNUZ",
+    "F8_E8M0",
+    "F6_E2M3",
+    "F6_E3M2",
+    "F4",
+];
+
+/// GGML ids of the carried types.
+const GGML_F64: u32 = 28;
+const GGML_I16: u32 = 25;
+
+pub(crate) fn from_name(name: &str, tensor: &str) -> Result<DType, Bad> {
+    Ok(match name {
+        "BOOL" => DType::Bool,
+        "U8" => DType::U8,
+        "I8" => DType::I8,
+        "I32" => DType::I32,
+        "I64" => DType::I64,
+        "F16" => DType::F16,
+        "BF16" => DType::BF16,
+        "F32" => DType::F32,
+        "F64" | "I16" => {
+            let id = if name == "F64" { GGML_F64 } else { GGML_I16 };
+            match GgmlType::from_id(id) {
+                Some(t) => DType::Block(t),
+                None => bad!("unsupported dtype {name} in tensor '{tensor}'"),
+            }
+        }
+        n if UNSUPPORTED.contains(&n) => bad!("unsupported dtype {n} in tensor '{tensor}'"),
+        n => bad!("unknown dtype '{n}' in tensor '{tensor}'"),
+    })
+}
+
+/// The safetensors name for a dtype, `None` when safetensors cannot hold it
+/// (quantized GGML blocks).
+pub(crate) fn to_name(dtype: DType) -> Option<&'static str> {
+    Some(match dtype {
+        DType::Bool => "BOOL",
+        DType::U8 => "U8",
+        DType::I8 => "I8",
+        DType::I32 => "I32",
+        DType::I64 => "I64",
+        DType::F16 => "F16",
+        DType::BF16 => "BF16",
+        DType::F32 => "F32",
+        DType::Block(t) if t.id == GGML_F64 => "F64",
+        DType::Block(t) if t.id == GGML_I16 => "I16",
+        DType::Block(_) => return None,
+    })
+}
+
+/// Bytes per element of a dtype safetensors can hold.
+pub(crate) fn element_size(dtype: DType) -> u64 {
+    match dtype {
+        DType::Block(t) => t.type_size as u64,
+        d => d.size().unwrap_or(1) as u64,
+    }
+}

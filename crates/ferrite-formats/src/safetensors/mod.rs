@@ -1,0 +1,162 @@
+//! safetensors: one file, or a sharded model described by
+//! `model.safetensors.index.json`.
+
+mod dtype;
+mod header;
+mod index;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferrite_core::Array;
+
+use crate::error::{Error, Result};
+use crate::source::Source;
+use crate::tensor::TensorInfo;
+
+pub use header::MAX_HEADER_BYTES;
+pub use write::SafeTensorsWriter;
+
+/// Name of the index of a sharded model inside its directory.
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+/// Name of a single-file model inside its directory.
+pub const SINGLE_FILE: &str = "model.safetensors";
+
+/// An open safetensors model: every shard memory-mapped, every header validated.
+///
+/// Opening reads only the headers; [`SafeTensors::array`] returns arrays that
+/// point into the mapped file, so nothing is copied until computed with.
+pub struct SafeTensors {
+    path: PathBuf,
+    shards: Vec<Shard>,
+    tensors: Vec<TensorInfo>,
+    /// Shard index of each entry of `tensors`.
+    tensor_shard: Vec<usize>,
+    by_name: HashMap<String, usize>,
+    metadata: BTreeMap<String, String>,
+}
+
+struct Shard {
+    path: PathBuf,
+    source: Arc<Source>,
+}
+
+impl SafeTensors {
+    /// Opens a `.safetensors` file, a `model.safetensors.index.json`, or a
+    /// directory holding either (the index wins).
+    pub fn open(path: impl AsRef<Path>) -> Result<SafeTensors> {
+        let path = path.as_ref();
+        if path.is_dir() {
+            let index = path.join(INDEX_FILE);
+            if index.is_file() {
+                return index::open(&index);
+            }
+            let single = path.join(SINGLE_FILE);
+            if single.is_file() {
+                return Self::open_file(&single);
+            }
+            return Err(Error::format(
+                path,
+                format!("directory has neither {INDEX_FILE} nor {SINGLE_FILE}"),
+            ));
+        }
+        if path.to_string_lossy().ends_with(".index.json") {
+            return index::open(path);
+        }
+        Self::open_file(path)
+    }
+
+    /// Parses a whole safetensors file held in memory; errors name the file
+    /// `<memory>`. This is the entry point the fuzzers use.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<SafeTensors> {
+        Self::from_source(Path::new("<memory>"), Arc::new(Source::Owned(bytes)))
+    }
+
+    fn open_file(path: &Path) -> Result<SafeTensors> {
+        Self::from_source(path, Source::map(path)?)
+    }
+
+    fn from_source(path: &Path, source: Arc<Source>) -> Result<SafeTensors> {
+        use ferrite_core::HostBytes;
+        let h = header::parse(source.bytes()).map_err(|b| b.at(path))?;
+        let shard = Shard {
+            path: path.to_path_buf(),
+            source,
+        };
+        Ok(Self::assemble(
+            path,
+            vec![shard],
+            h.tensors.into_iter().map(|t| (t, 0)).collect(),
+            h.metadata,
+        ))
+    }
+
+    fn assemble(
+        path: &Path,
+        shards: Vec<Shard>,
+        tensors: Vec<(TensorInfo, usize)>,
+        metadata: BTreeMap<String, String>,
+    ) -> SafeTensors {
+        let (tensors, tensor_shard): (Vec<_>, Vec<_>) = tensors.into_iter().unzip();
+        let by_name = tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        SafeTensors {
+            path: path.to_path_buf(),
+            shards,
+            tensors,
+            tensor_shard,
+            by_name,
+            metadata,
+        }
+    }
+
+    /// The path this model was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The shard files, in the order their tensors are listed.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.shards.iter().map(|s| s.path.as_path())
+    }
+
+    /// The `__metadata__` string map (for a sharded model, the union over the
+    /// shards; the first shard listing a key wins).
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// Every tensor, in data-offset order (shard by shard).
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    /// The descriptor of tensor `name`.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.by_name.get(name).map(|&i| &self.tensors[i])
+    }
+
+    /// The file holding tensor `name`.
+    pub fn file_of(&self, name: &str) -> Option<&Path> {
+        self.by_name
+            .get(name)
+            .map(|&i| self.shards[self.tensor_shard[i]].path.as_path())
+    }
+
+    /// A zero-copy array over tensor `name`'s bytes in the mapped file.
+    pub fn array(&self, name: &str) -> Result<Array> {
+        let Some(&i) = self.by_name.get(name) else {
+            return Err(Error::format(
+                &self.path,
+                format!("no tensor named '{name}'"),
+            ));
+        };
+        let shard = &self.shards[self.tensor_shard[i]];
+        crate::tensor::array(&shard.path, &shard.source, &self.tensors[i])
+    }
+}

@@ -1,0 +1,68 @@
+//! What a file says about one tensor.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use ferrite_core::{Array, DType, HostBytes};
+
+use crate::error::{Error, Result};
+use crate::source::Source;
+
+/// One tensor's descriptor, as validated when the file was opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// The tensor's name in the file.
+    pub name: String,
+    /// The element type; GGML types Ferrite does not compute with (quantized
+    /// blocks, f64, i16) are [`DType::Block`].
+    pub dtype: DType,
+    /// Row-major logical shape, slowest dimension first. GGUF stores `ne[]`
+    /// fastest-first; this is that list reversed, so both formats agree.
+    pub shape: Vec<usize>,
+    /// Absolute byte range of the data in its file.
+    pub range: Range<u64>,
+}
+
+impl TensorInfo {
+    /// Number of elements (1 for a scalar).
+    pub fn elements(&self) -> u64 {
+        // Validated at open: the product fits in u64.
+        self.shape.iter().map(|&d| d as u64).product()
+    }
+
+    /// Size of the data in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+}
+
+/// Multiplies dimensions, `None` on u64 overflow.
+pub(crate) fn checked_elements(dims: &[u64]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+}
+
+/// Finds the first pair of overlapping byte ranges, checking neighbours in
+/// offset order.
+pub(crate) fn find_overlap(tensors: &[TensorInfo]) -> Option<(&TensorInfo, &TensorInfo)> {
+    let mut order: Vec<&TensorInfo> = tensors.iter().filter(|t| t.bytes() > 0).collect();
+    order.sort_by_key(|t| t.range.start);
+    order
+        .windows(2)
+        .find(|w| w[0].range.end > w[1].range.start)
+        .map(|w| (w[0], w[1]))
+}
+
+/// Formats a byte range the way error messages show it.
+pub(crate) fn show_range(r: &Range<u64>) -> String {
+    format!("[{}..{})", r.start, r.end)
+}
+
+/// A zero-copy array over `t`'s bytes in `source`.
+pub(crate) fn array(path: &Path, source: &Arc<Source>, t: &TensorInfo) -> Result<Array> {
+    // The range was checked against the buffer when the file was opened.
+    let offset = t.range.start as usize;
+    let owner: Arc<dyn HostBytes> = source.clone();
+    Array::from_host_bytes(owner, offset, &t.shape, t.dtype)
+        .map_err(|e| Error::array(path, &t.name, e))
+}
