@@ -1,0 +1,196 @@
+//! Machine peaks and GEMM throughput.
+//!
+//! Run with `cargo run -p ferrite-kernels --release --example peaks`.
+//! Measures (a) the AVX-512 FMA peak, (b) the `vdpbf16ps` peak, single core and all
+//! cores, (c) DRAM and L2-resident read bandwidth, and (d) GEMM GFLOP/s with % of peak.
+
+use ferrite_kernels::{gemm, gemm_f32, sum, MatRef};
+use half::bf16;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Best time of `reps` runs (after one warm-up run).
+fn best_of(reps: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// Runs `f(thread_index)` on `threads` OS threads at once; returns the wall time.
+fn on_threads(threads: usize, f: impl Fn(usize) + Sync) -> Duration {
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for i in 0..threads {
+            let f = &f;
+            s.spawn(move || f(i));
+        }
+    });
+    t.elapsed()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod loops {
+    use std::arch::x86_64::*;
+
+    /// 16 independent accumulators: more than latency (4) x ports (2) needs.
+    const ACC: usize = 16;
+
+    /// Returns the flops performed (2 per lane per FMA).
+    #[target_feature(enable = "avx512f")]
+    pub fn fma(iters: usize) -> f64 {
+        let mut acc = [_mm512_set1_ps(0.0); ACC];
+        let a = _mm512_set1_ps(0.999_999);
+        let b = _mm512_set1_ps(1e-7);
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for x in acc {
+            s = _mm512_add_ps(s, x);
+        }
+        std::hint::black_box(s);
+        (iters * ACC * 16 * 2) as f64
+    }
+
+    /// Returns the flops performed (2 products + 2 adds per lane per instruction).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub fn dpbf16(iters: usize) -> f64 {
+        let mut acc = [_mm512_set1_ps(0.0); ACC];
+        let a: __m512bh = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3), _mm512_set1_ps(1e-3));
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = _mm512_dpbf16_ps(*x, a, a);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for x in acc {
+            s = _mm512_add_ps(s, x);
+        }
+        std::hint::black_box(s);
+        (iters * ACC * 16 * 4) as f64
+    }
+}
+
+fn compute_peak(name: &str, threads: usize, f: fn(usize) -> f64) -> f64 {
+    let iters = 20_000_000;
+    let mut flops = 0.0;
+    let t = best_of(3, || {
+        flops = 0.0;
+        let per: Vec<f64> = vec![0.0; threads];
+        let per = std::sync::Mutex::new(per);
+        on_threads(threads, |i| {
+            let v = f(iters);
+            if let Ok(mut p) = per.lock() {
+                p[i] = v;
+            }
+        });
+        flops = per.into_inner().map(|v| v.iter().sum()).unwrap_or(0.0);
+    });
+    let g = flops / t.as_secs_f64() / 1e9;
+    println!("{name:<28} {threads} thread(s): {g:8.1} GFLOP/s");
+    g
+}
+
+fn bandwidth(name: &str, bytes: usize, threads: usize, passes: usize) {
+    let n = bytes / 4;
+    let buf: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+    let chunk = n / threads;
+    let t = best_of(3, || {
+        on_threads(threads, |i| {
+            let part = &buf[i * chunk..(i + 1) * chunk];
+            for _ in 0..passes {
+                black_box(sum(black_box(part)));
+            }
+        });
+    });
+    let gbs = (chunk * threads * 4 * passes) as f64 / t.as_secs_f64() / 1e9;
+    println!("{name:<28} {threads} thread(s): {gbs:8.1} GB/s");
+}
+
+fn fill(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn bench_gemm(m: usize, k: usize, n: usize, peak_f32: f64, peak_bf16: f64) {
+    let a = fill(m * k, 1);
+    let b = fill(k * n, 2);
+    let mut c = vec![0.0f32; m * n];
+    let reps = if m * n * k > 1 << 32 { 3 } else { 10 };
+    let flops = 2.0 * (m * n * k) as f64;
+    let report = |label: &str, t: Duration, peak: f64| {
+        let g = flops / t.as_secs_f64() / 1e9;
+        println!(
+            "gemm {label:<5} {m:>5}x{k:>5}x{n:>5}: {:9.3} ms {g:8.1} GFLOP/s = {:5.1}% of peak",
+            t.as_secs_f64() * 1e3,
+            100.0 * g / peak
+        );
+    };
+    let (Ok(am), Ok(bm)) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n)) else {
+        return;
+    };
+    let t = best_of(reps, || {
+        let _ = gemm_f32(am, bm, &mut c, n, false);
+    });
+    report("f32", t, peak_f32);
+    let bt: Vec<f32> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect();
+    if let Ok(btm) = MatRef::row_major(&bt, n, k) {
+        let t = best_of(reps, || {
+            let _ = gemm_f32(am, btm.t(), &mut c, n, false);
+        });
+        report("f32^T", t, peak_f32);
+    }
+    let a16: Vec<bf16> = a.iter().map(|&x| bf16::from_f32(x)).collect();
+    let b16: Vec<bf16> = b.iter().map(|&x| bf16::from_f32(x)).collect();
+    let (Ok(am), Ok(bm)) = (MatRef::row_major(&a16, m, k), MatRef::row_major(&b16, k, n)) else {
+        return;
+    };
+    let t = best_of(reps, || {
+        let _ = gemm(am, bm, &mut c, n, false);
+    });
+    report("bf16", t, peak_bf16);
+}
+
+fn main() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "ISA: {}, bf16 dot: {}",
+        ferrite_kernels::isa::active(),
+        ferrite_kernels::isa::has_bf16_dot()
+    );
+    let (mut pf, mut pb) = (f64::NAN, f64::NAN);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: feature checked just above.
+            compute_peak("f32 FMA peak", 1, |n| unsafe { loops::fma(n) });
+            pf = compute_peak("f32 FMA peak", threads, |n| unsafe { loops::fma(n) });
+        }
+        if is_x86_feature_detected!("avx512bf16") {
+            // SAFETY: feature checked just above.
+            compute_peak("bf16 dot peak", 1, |n| unsafe { loops::dpbf16(n) });
+            pb = compute_peak("bf16 dot peak", threads, |n| unsafe { loops::dpbf16(n) });
+        }
+    }
+    bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
+    bandwidth("L2 read (512 KiB/thread)", threads << 19, threads, 2000);
+    bandwidth("L2 read (512 KiB)", 1 << 19, 1, 2000);
+    for (m, k, n) in [(1, 2048, 2048), (512, 2048, 2048), (2048, 2048, 5632)] {
+        bench_gemm(m, k, n, pf, pb);
+    }
+}

@@ -1,0 +1,200 @@
+//! `m == 1` products (`y = x * B`, the decode step): bandwidth-bound, so B is streamed
+//! once in its own layout instead of being packed.
+//!
+//! * B rows contiguous (`B` is `k x n` row-major): `y += x[k] * B[k, :]`, four rows per
+//!   pass so the reads are four sequential streams and `y` stays in L1.
+//! * B columns contiguous (`B = W^T`, `W` an `n x k` row-major weight): `y[j] = x . W[j, :]`,
+//!   four dot products at a time sharing the loads of `x`.
+
+use crate::mat::{load_as_f32, Element, MatRef};
+use crate::simd::{multiversion, Simd};
+use crate::Isa;
+use rayon::prelude::*;
+
+/// Work (multiply-adds) below which the product stays on the calling thread.
+const PARALLEL_MIN_MACS: usize = 1 << 17;
+
+/// Columns per pass of the row-contiguous kernel: 8 KiB of `y`, well inside L1.
+const COL_BLOCK: usize = 2048;
+
+/// `y (+)= x * b` with `x.len() == b.rows()`, `y.len() == b.cols()`.
+pub(crate) fn gemv<T: Element>(
+    isa: Isa,
+    x: &[f32],
+    b: &MatRef<'_, T>,
+    y: &mut [f32],
+    accumulate: bool,
+) {
+    let (k, n) = (b.rows(), b.cols());
+    debug_assert!(x.len() == k && y.len() == n);
+    let threads = rayon::current_num_threads();
+    let chunk = if threads > 1 && k.saturating_mul(n) >= PARALLEL_MIN_MACS {
+        // Multiples of 64 columns keep every chunk vector- and cache-line aligned.
+        n.div_ceil(2 * threads).next_multiple_of(64)
+    } else {
+        n
+    };
+    let part = |(ci, ys): (usize, &mut [f32])| {
+        let j0 = ci * chunk;
+        let w = ys.len();
+        let b0 = b.ptr_at(0, j0);
+        let (rs, cs) = (b.row_stride(), b.col_stride());
+        // SAFETY: columns [j0, j0 + w) and rows [0, k) of `b` are in bounds (MatRef
+        // invariant); `x` has k elements and `ys` has w.
+        unsafe {
+            if cs == 1 {
+                gemv_rows(isa, x.as_ptr(), k, b0, rs, ys.as_mut_ptr(), w, accumulate);
+            } else if rs == 1 {
+                gemv_cols(isa, x.as_ptr(), k, b0, cs, ys.as_mut_ptr(), w, accumulate);
+            } else {
+                gemv_strided(x, b0, rs, cs, ys, accumulate);
+            }
+        }
+    };
+    if chunk < n {
+        y.par_chunks_mut(chunk).enumerate().for_each(part);
+    } else {
+        part((0, y));
+    }
+}
+
+/// Any-stride fallback.
+///
+/// # Safety
+/// `b` valid for `x.len()` rows of `y.len()` columns with the given strides.
+unsafe fn gemv_strided<T: Element>(
+    x: &[f32],
+    b: *const T,
+    rs: usize,
+    cs: usize,
+    y: &mut [f32],
+    accumulate: bool,
+) {
+    for (j, yj) in y.iter_mut().enumerate() {
+        let mut s = 0.0f32;
+        for (kk, &xk) in x.iter().enumerate() {
+            s += xk * unsafe { (*b.add(kk * rs + j * cs)).to_f32() };
+        }
+        *yj = if accumulate { *yj + s } else { s };
+    }
+}
+
+/// # Safety
+/// `b[kk * rs + j]` valid for `kk < k`, `j < w`; `x` valid for `k`, `y` for `w`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemv_rows_impl<S: Simd, T: Element>(
+    x: *const f32,
+    k: usize,
+    b: *const T,
+    rs: usize,
+    y: *mut f32,
+    w: usize,
+    accumulate: bool,
+) {
+    let l = S::LANES;
+    unsafe {
+        if !accumulate {
+            std::ptr::write_bytes(y, 0, w);
+        }
+        for c0 in (0..w).step_by(COL_BLOCK) {
+            let cw = COL_BLOCK.min(w - c0);
+            let full = cw - cw % l;
+            let (b, y) = (b.add(c0), y.add(c0));
+            let mut kk = 0;
+            while kk + 4 <= k {
+                let xs = [0, 1, 2, 3].map(|r| S::splat(*x.add(kk + r)));
+                let rows = [0, 1, 2, 3].map(|r| b.add((kk + r) * rs));
+                let mut j = 0;
+                while j < full {
+                    let mut acc = S::load(y.add(j));
+                    for r in 0..4 {
+                        acc = S::madd(xs[r], load_as_f32::<S, T>(rows[r].add(j)), acc);
+                    }
+                    S::store(y.add(j), acc);
+                    j += l;
+                }
+                kk += 4;
+            }
+            for kr in kk..k {
+                let xv = S::splat(*x.add(kr));
+                let row = b.add(kr * rs);
+                let mut j = 0;
+                while j < full {
+                    S::store(
+                        y.add(j),
+                        S::madd(xv, load_as_f32::<S, T>(row.add(j)), S::load(y.add(j))),
+                    );
+                    j += l;
+                }
+            }
+            for j in full..cw {
+                let mut s = *y.add(j);
+                for kr in 0..k {
+                    s += *x.add(kr) * (*b.add(kr * rs + j)).to_f32();
+                }
+                *y.add(j) = s;
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `b[kk + j * cs]` valid for `kk < k`, `j < w`; `x` valid for `k`, `y` for `w`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemv_cols_impl<S: Simd, T: Element>(
+    x: *const f32,
+    k: usize,
+    b: *const T,
+    cs: usize,
+    y: *mut f32,
+    w: usize,
+    accumulate: bool,
+) {
+    let l = S::LANES;
+    let full = k - k % l;
+    unsafe {
+        let dot_tail = |col: *const T| {
+            let mut s = 0.0f32;
+            for kk in full..k {
+                s += *x.add(kk) * (*col.add(kk)).to_f32();
+            }
+            s
+        };
+        let finish = |j: usize, v: f32| {
+            let yj = y.add(j);
+            *yj = if accumulate { *yj + v } else { v };
+        };
+        let mut j = 0;
+        while j + 4 <= w {
+            let cols = [0, 1, 2, 3].map(|c| b.add((j + c) * cs));
+            let mut acc = [S::splat(0.0); 4];
+            let mut kk = 0;
+            while kk < full {
+                let xv = S::load(x.add(kk));
+                for c in 0..4 {
+                    acc[c] = S::madd(xv, load_as_f32::<S, T>(cols[c].add(kk)), acc[c]);
+                }
+                kk += l;
+            }
+            for c in 0..4 {
+                finish(j + c, S::hsum(acc[c]) + dot_tail(cols[c]));
+            }
+            j += 4;
+        }
+        for j in j..w {
+            let col = b.add(j * cs);
+            let mut acc = S::splat(0.0);
+            let mut kk = 0;
+            while kk < full {
+                acc = S::madd(S::load(x.add(kk)), load_as_f32::<S, T>(col.add(kk)), acc);
+                kk += l;
+            }
+            finish(j, S::hsum(acc) + dot_tail(col));
+        }
+    }
+}
+
+multiversion!(unsafe fn gemv_rows<T: Element>(x: *const f32, k: usize, b: *const T, rs: usize, y: *mut f32, w: usize, accumulate: bool) => gemv_rows_impl);
+multiversion!(unsafe fn gemv_cols<T: Element>(x: *const f32, k: usize, b: *const T, cs: usize, y: *mut f32, w: usize, accumulate: bool) => gemv_cols_impl);

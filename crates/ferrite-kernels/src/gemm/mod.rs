@@ -1,0 +1,287 @@
+//! Matrix multiplication `C (+)= A * B` with f32 output.
+//!
+//! Operands are strided views ([`MatRef`]) of f32, bf16 or f16; C is row-major. Paths:
+//! * `m == 1`: [`gemv`] streams B in place (no packing).
+//! * bf16 x bf16 on a CPU with AVX-512 BF16: `vdpbf16ps` kernel on k-pair packed panels.
+//! * everything else: operands are widened to f32 while packing and run through the f32
+//!   microkernel of the active ISA (14x32 AVX-512, 6x16 AVX2, 4x4 scalar).
+
+mod bf16;
+mod driver;
+mod gemv;
+mod kernel;
+mod pack;
+
+use crate::mat::{check_out, ElemKind, Element, MatRef};
+use crate::{isa, Isa, KernelError};
+use driver::{Blocking, Family};
+use half::bf16 as Bf16;
+
+/// `C = A * B` (or `C += A * B` when `accumulate`) for f32 operands.
+///
+/// `a` is `m x k`, `b` is `k x n`, and `c` holds C row-major with row stride `ldc >= n`.
+/// Operands may have any strides, so transposed inputs need no copy. Large products use
+/// all rayon threads.
+///
+/// # Errors
+/// [`KernelError::Mismatch`] if `a.cols() != b.rows()`, `ldc < n`, or `c` is too short.
+pub fn gemm_f32(
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) -> Result<(), KernelError> {
+    gemm(a, b, c, ldc, accumulate)
+}
+
+/// [`gemm_f32`] for any mix of f32, bf16 and f16 operands, accumulating in f32.
+///
+/// The reference semantics are: widen every element to f32 exactly, then multiply and
+/// accumulate in f32 (summation order unspecified). bf16 x bf16 uses `vdpbf16ps` when the
+/// CPU has it; that instruction treats subnormal bf16 inputs as zero.
+///
+/// # Errors
+/// As [`gemm_f32`].
+pub fn gemm<TA: Element, TB: Element>(
+    a: MatRef<'_, TA>,
+    b: MatRef<'_, TB>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) -> Result<(), KernelError> {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    if b.rows() != k {
+        return Err(KernelError::Mismatch {
+            what: "rows of B (inner dimension)",
+            expected: k,
+            got: b.rows(),
+        });
+    }
+    check_out(m, n, ldc, c.len())?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(0.0);
+            }
+        }
+        return Ok(());
+    }
+    let isa = isa::active();
+    if m == 1 {
+        gemv_row(isa, &a, &b, &mut c[..n], accumulate);
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if TA::KIND == ElemKind::Bf16
+        && TB::KIND == ElemKind::Bf16
+        && isa == Isa::Avx512
+        && isa::has_bf16_dot()
+    {
+        // SAFETY of the reinterpretation: `KIND` says both element types are bf16.
+        let (a, b) = unsafe { (retype::<TA, Bf16>(a), retype::<TB, Bf16>(b)) };
+        driver::run(&Bf16Family { a, b }, m, n, k, c, ldc, accumulate);
+        return Ok(());
+    }
+    driver::run(&F32Family { isa, a, b }, m, n, k, c, ldc, accumulate);
+    Ok(())
+}
+
+/// Reinterprets a view whose element type is known (by `KIND`) to be `U`.
+///
+/// # Safety
+/// `T` and `U` must be the same type.
+#[cfg(target_arch = "x86_64")]
+unsafe fn retype<T: Element, U: Element>(m: MatRef<'_, T>) -> MatRef<'_, U> {
+    debug_assert_eq!(T::KIND, U::KIND);
+    let d = m.data();
+    // SAFETY: same type, so same layout and length.
+    let data = unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<U>(), d.len()) };
+    match MatRef::new(data, m.rows(), m.cols(), m.row_stride(), m.col_stride()) {
+        Ok(v) => v,
+        Err(e) => unreachable!("re-validating an already valid view failed: {e}"),
+    }
+}
+
+/// `m == 1`: widen the row of A to a contiguous f32 vector (unless it already is one).
+fn gemv_row<TA: Element, TB: Element>(
+    isa: Isa,
+    a: &MatRef<'_, TA>,
+    b: &MatRef<'_, TB>,
+    y: &mut [f32],
+    accumulate: bool,
+) {
+    let k = a.cols();
+    if TA::KIND == ElemKind::F32 && (a.col_stride() == 1 || k == 1) {
+        let start = a.ptr_at(0, 0).cast::<f32>();
+        // SAFETY: TA is f32 and the k elements of row 0 are contiguous and in bounds.
+        let x = unsafe { std::slice::from_raw_parts(start, k) };
+        return gemv::gemv(isa, x, b, y, accumulate);
+    }
+    let x: Vec<f32> = (0..k)
+        .filter_map(|j| a.get(0, j))
+        .map(Element::to_f32)
+        .collect();
+    gemv::gemv(isa, &x, b, y, accumulate);
+}
+
+/// f32 microkernels with operands of any element type widened while packing.
+struct F32Family<'a, TA, TB> {
+    isa: Isa,
+    a: MatRef<'a, TA>,
+    b: MatRef<'a, TB>,
+}
+
+/// `(MR, vectors per row)` of the f32 microkernel of each ISA; NR = vectors * lanes.
+const TILE_AVX512: (usize, usize) = (14, 2);
+const TILE_AVX2: (usize, usize) = (6, 2);
+const TILE_SCALAR: (usize, usize) = (4, 4);
+
+impl<TA: Element, TB: Element> Family for F32Family<'_, TA, TB> {
+    type P = f32;
+
+    fn blocking(&self) -> Blocking {
+        // KC: a kc x NR B panel (32 KiB for AVX-512) stays in L1 while A streams from L2;
+        // MC: the MC x KC A block (~340 KiB) fits L2 with room for B panels and C.
+        let (mr, nr) = match self.isa {
+            Isa::Avx512 => (TILE_AVX512.0, TILE_AVX512.1 * 16),
+            Isa::Avx2 => (TILE_AVX2.0, TILE_AVX2.1 * 8),
+            Isa::Scalar => TILE_SCALAR,
+        };
+        Blocking {
+            mr,
+            nr,
+            kc: 256,
+            mc: 336,
+            nc: 4096,
+            kstep: 1,
+        }
+    }
+
+    fn pack_a(&self, i0: usize, rows: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        pack::pack_a_f32(self.isa, &self.a, i0, rows, p0, kc, self.blocking().mr, dst);
+    }
+
+    fn pack_b(&self, j0: usize, cols: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        pack::pack_b_f32(self.isa, &self.b, j0, cols, p0, kc, self.blocking().nr, dst);
+    }
+
+    unsafe fn compute(
+        &self,
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: forwarded contract; `self.isa` is supported (crate::isa invariant).
+        unsafe {
+            match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => f32_avx512(kc, a, b, c, ldc, rows, cols, accumulate),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => f32_avx2(kc, a, b, c, ldc, rows, cols, accumulate),
+                _ => {
+                    kernel::macro_f32::<crate::simd::Scalar, { TILE_SCALAR.0 }, { TILE_SCALAR.1 }>(
+                        kc, a, b, c, ldc, rows, cols, accumulate,
+                    )
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn f32_avx512(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    acc: bool,
+) {
+    use crate::simd::x86::Avx512;
+    unsafe {
+        kernel::macro_f32::<Avx512, { TILE_AVX512.0 }, { TILE_AVX512.1 }>(
+            kc, a, b, c, ldc, rows, cols, acc,
+        )
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn f32_avx2(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    acc: bool,
+) {
+    use crate::simd::x86::Avx2;
+    unsafe {
+        kernel::macro_f32::<Avx2, { TILE_AVX2.0 }, { TILE_AVX2.1 }>(
+            kc, a, b, c, ldc, rows, cols, acc,
+        )
+    }
+}
+
+/// bf16 x bf16 through `vdpbf16ps`.
+#[cfg(target_arch = "x86_64")]
+struct Bf16Family<'a> {
+    a: MatRef<'a, Bf16>,
+    b: MatRef<'a, Bf16>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Family for Bf16Family<'_> {
+    type P = u16;
+
+    fn blocking(&self) -> Blocking {
+        // Same byte footprint as the f32 blocking: twice the k depth at half the size.
+        Blocking {
+            mr: bf16::MR,
+            nr: bf16::NV * 16,
+            kc: 512,
+            mc: 336,
+            nc: 4096,
+            kstep: 2,
+        }
+    }
+
+    fn pack_a(&self, i0: usize, rows: usize, p0: usize, kc: usize, dst: &mut [u16]) {
+        pack::pack_a_bf16(&self.a, i0, rows, p0, kc, bf16::MR, dst);
+    }
+
+    fn pack_b(&self, j0: usize, cols: usize, p0: usize, kc: usize, dst: &mut [u16]) {
+        pack::pack_b_bf16(&self.b, j0, cols, p0, kc, bf16::NV * 16, dst);
+    }
+
+    unsafe fn compute(
+        &self,
+        kc: usize,
+        a: &[u16],
+        b: &[u16],
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: this family is only built after checking AVX-512 + BF16 support.
+        unsafe { bf16::macro_bf16(kc, a, b, c, ldc, rows, cols, accumulate) }
+    }
+}
