@@ -130,6 +130,13 @@ pub fn load_run<T: Real>(bytes: &[u8], dtype: DType, start: isize, stride: isize
     }
 }
 
+/// Truncates toward zero to i64; narrowing that to a smaller integer type
+/// then wraps (two's complement), as integer overflow and casts do in MLX and
+/// NumPy (`u8 200 + 100 == 44`), instead of saturating like a float cast.
+fn wide_int<T: Real>(v: T) -> i64 {
+    v.to_f64() as i64
+}
+
 /// Stores `vals` contiguously as `dtype` into `out` (which holds exactly them).
 pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
     macro_rules! run {
@@ -148,10 +155,10 @@ pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
         DType::BF16 if T::store_bf16(vals, out) => {}
         DType::F16 => run!(2, |v: T| f16::from_f32(v.to_f32()).to_ne_bytes()),
         DType::BF16 => run!(2, |v: T| bf16::from_f32(v.to_f32()).to_ne_bytes()),
-        DType::I32 => run!(4, |v: T| (v.to_f64() as i32).to_ne_bytes()),
-        DType::I64 => run!(8, |v: T| (v.to_f64() as i64).to_ne_bytes()),
-        DType::U8 => run!(1, |v: T| [v.to_f64() as u8]),
-        DType::I8 => run!(1, |v: T| [v.to_f64() as i8 as u8]),
+        DType::I32 => run!(4, |v: T| (wide_int(v) as i32).to_ne_bytes()),
+        DType::I64 => run!(8, |v: T| wide_int(v).to_ne_bytes()),
+        DType::U8 => run!(1, |v: T| [wide_int(v) as u8]),
+        DType::I8 => run!(1, |v: T| [wide_int(v) as i8 as u8]),
         DType::Bool => run!(1, |v: T| [(v.to_f64() != 0.0) as u8]),
         DType::Block(_) => {}
     }
@@ -163,10 +170,10 @@ pub fn round_to<T: Real>(v: T, dtype: DType) -> T {
         DType::F32 => T::from_f32(v.to_f32()),
         DType::F16 => T::from_f32(f16::from_f32(v.to_f32()).to_f32()),
         DType::BF16 => T::from_f32(bf16::from_f32(v.to_f32()).to_f32()),
-        DType::I32 => T::from_f64((v.to_f64() as i32) as f64),
-        DType::I64 => T::from_f64((v.to_f64() as i64) as f64),
-        DType::U8 => T::from_f64((v.to_f64() as u8) as f64),
-        DType::I8 => T::from_f64((v.to_f64() as i8) as f64),
+        DType::I32 => T::from_f64((wide_int(v) as i32) as f64),
+        DType::I64 => T::from_f64(wide_int(v) as f64),
+        DType::U8 => T::from_f64((wide_int(v) as u8) as f64),
+        DType::I8 => T::from_f64((wide_int(v) as i8) as f64),
         DType::Bool => T::from_f64((v.to_f64() != 0.0) as u8 as f64),
         DType::Block(_) => v,
     }

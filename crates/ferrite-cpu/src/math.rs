@@ -31,8 +31,9 @@ macro_rules! scalar_unary {
                 let c = (FRAC_2_SQRT_PI / std::f64::consts::SQRT_2) as $t;
                 0.5 * v * (1.0 + (c * (v + 0.044715 * v * v * v)).tanh())
             },
-            UnaryOp::Relu => |v| if v > 0.0 { v } else { 0.0 },
-            UnaryOp::Relu2 => |v| if v > 0.0 { v * v } else { 0.0 },
+            // NaN passes through, as in MLX's maximum(x, 0).
+            UnaryOp::Relu => |v| if v < 0.0 { 0.0 } else { v },
+            UnaryOp::Relu2 => |v| if v < 0.0 { 0.0 } else { v * v },
             UnaryOp::LogicalNot => |v| if v == 0.0 { 1.0 } else { 0.0 },
         };
         $x.iter_mut().for_each(|v| *v = f(*v));
