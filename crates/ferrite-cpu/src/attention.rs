@@ -6,9 +6,8 @@
 use crate::access::store_run;
 use crate::layout::{f32_rows, F32Rows};
 use crate::pool::{PooledBuf, Scratch};
-use crate::rows;
 use ferrite_core::{DType, Data, Error, Result};
-use ferrite_kernels::{gemm_f32, MatRef};
+use ferrite_kernels::{self as kernels, gemm_f32, MatRef};
 use rayon::prelude::*;
 
 /// Score rows computed at once per K/V head, bounding scratch to ~16 MiB of f32.
@@ -68,7 +67,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                     for (j, x) in srow.iter_mut().enumerate() {
                         *x = if j >= visible { f32::NEG_INFINITY } else { *x * a.scale + mrow.map_or(0.0, |m| m[j]) };
                     }
-                    rows::softmax_in_place(srow);
+                    kernels::softmax_inplace(srow, tk).map_err(kernel_err)?;
                 }
                 let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
                 let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;

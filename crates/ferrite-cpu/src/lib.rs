@@ -21,7 +21,6 @@ mod norm;
 pub mod pool;
 mod reduce;
 mod rope;
-mod rows;
 
 use ferrite_core::fusion::{self, Step};
 use ferrite_core::graph::Graph;
@@ -115,19 +114,19 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
         }
         Prim::Softmax { axis, log } => {
             let (d, s, dt) = input(0)?;
-            norm::softmax(&d, s, dt, *axis, *log)
+            norm::softmax(&d, s, dt, *axis, *log)?
         }
         Prim::RmsNorm { eps } => {
             let (d, s, dt) = input(0)?;
             let w = if inputs.len() > 1 { Some(input(1)?) } else { None };
-            norm::rms_norm(&d, s, dt, w.as_ref().map(|(d, _, t)| (d, *t)), *eps)
+            norm::rms_norm(&d, s, dt, w.as_ref().map(|(d, _, t)| (d, *t)), *eps)?
         }
         Prim::LayerNorm { eps, has_weight, has_bias } => {
             let (d, s, dt) = input(0)?;
             let w = if *has_weight { Some(input(1)?) } else { None };
             let b = if *has_bias { Some(input(1 + *has_weight as usize)?) } else { None };
             let (w, b) = (w.as_ref().map(|(d, _, t)| (d, *t)), b.as_ref().map(|(d, _, t)| (d, *t)));
-            norm::layer_norm(&d, s, dt, w, b, *eps)
+            norm::layer_norm(&d, s, dt, w, b, *eps)?
         }
         Prim::Rope { dims, layout, base, scale, offset, has_freqs } => {
             let (d, s, dt) = input(0)?;

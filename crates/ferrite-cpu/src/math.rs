@@ -76,7 +76,23 @@ impl Math for f64 {
 
 impl Math for f32 {
     fn unary(op: UnaryOp, x: &mut [f32]) {
-        scalar_unary!(f32, op, x, libm::erff)
+        use ferrite_kernels::UnaryOp as K;
+        let simd = match op {
+            UnaryOp::Exp => K::Exp,
+            UnaryOp::Log => K::Log,
+            UnaryOp::Sqrt => K::Sqrt,
+            UnaryOp::Rsqrt => K::Rsqrt,
+            UnaryOp::Tanh => K::Tanh,
+            UnaryOp::Sigmoid => K::Sigmoid,
+            UnaryOp::Silu => K::Silu,
+            UnaryOp::GeluErf => K::GeluErf,
+            UnaryOp::GeluTanh => K::GeluTanh,
+            UnaryOp::Sin => K::Sin,
+            UnaryOp::Cos => K::Cos,
+            // Cheap ops that the compiler vectorises from the scalar loop.
+            _ => return scalar_unary!(f32, op, x, libm::erff),
+        };
+        ferrite_kernels::unary_inplace(simd, x);
     }
     fn binary(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
         scalar_binary!(f32, op, a, b, out)
