@@ -1,0 +1,111 @@
+//! `ferrite convert IN OUT`: safetensors ↔ GGUF.
+//!
+//! The output format comes from OUT's extension (`.gguf` or `.safetensors`);
+//! IN may be a file, a `model.safetensors.index.json` or a model directory.
+//! Tensors keep their names, logical shapes and bytes: nothing is cast or
+//! renamed, so this changes the container, not the model (llama.cpp also
+//! wants its own tensor names and `general.*` keys to run a model). Any dtype
+//! the target holds is copied: f32, f16, bf16, i8, i32, i64, f64 and i16 both
+//! ways, quantized GGML types only to GGUF, bool and u8 only to safetensors.
+//!
+//! Metadata: safetensors `__metadata__` strings become GGUF string values;
+//! GGUF strings become `__metadata__` strings, and every other GGUF value is
+//! stored as its JSON text (`42`, `true`, `["a","b"]`), since safetensors
+//! metadata holds only strings.
+
+use std::path::{Path, PathBuf};
+
+use ferrite_formats::gguf::Value;
+use ferrite_formats::{GgufWriter, ModelFile, SafeTensorsWriter, TensorInfo};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::{human_bytes, print};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input: a .safetensors or .gguf file, a model.safetensors.index.json, or a model directory
+    input: PathBuf,
+    /// Output file; its extension (.gguf or .safetensors) picks the format
+    output: PathBuf,
+}
+
+enum Target {
+    Gguf,
+    SafeTensors,
+}
+
+fn target(path: &Path) -> crate::Result<Target> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("gguf") => Ok(Target::Gguf),
+        Some("safetensors") => Ok(Target::SafeTensors),
+        _ => Err(format!(
+            "{}: cannot tell the output format from the extension (use .gguf or .safetensors)",
+            path.display()
+        )
+        .into()),
+    }
+}
+
+pub fn run(args: Args) -> crate::Result<()> {
+    let target = target(&args.output)?;
+    let model = ModelFile::open(&args.input)?;
+    let tensors = model.tensors();
+    let total: u64 = tensors.iter().map(TensorInfo::bytes).sum();
+
+    // Hidden automatically when stderr is not a terminal.
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    let mut progress = |n: u64| bar.inc(n);
+
+    match target {
+        Target::Gguf => {
+            let mut w = GgufWriter::new();
+            match &model {
+                ModelFile::Gguf(g) => g.metadata().iter().for_each(|(k, v)| {
+                    w.add_metadata(k.clone(), v.clone());
+                }),
+                ModelFile::SafeTensors(st) => st.metadata().iter().for_each(|(k, v)| {
+                    w.add_metadata(k.clone(), Value::String(v.clone()));
+                }),
+            }
+            for t in tensors {
+                w.add_tensor(t.name.clone(), model.array(&t.name)?);
+            }
+            w.write_with_progress(&args.output, &mut progress)?;
+        }
+        Target::SafeTensors => {
+            let mut w = SafeTensorsWriter::new();
+            match &model {
+                ModelFile::Gguf(g) => g.metadata().iter().for_each(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        v => v.to_json().to_string(),
+                    };
+                    w.add_metadata(k.clone(), text);
+                }),
+                ModelFile::SafeTensors(st) => st.metadata().iter().for_each(|(k, v)| {
+                    w.add_metadata(k.clone(), v.clone());
+                }),
+            }
+            for t in tensors {
+                w.add_tensor(t.name.clone(), model.array(&t.name)?);
+            }
+            w.write_with_progress(&args.output, &mut progress)?;
+        }
+    }
+    bar.finish_and_clear();
+    print(&format!(
+        "wrote {}: {} tensors, {}\n",
+        args.output.display(),
+        tensors.len(),
+        human_bytes(total)
+    ))
+}
