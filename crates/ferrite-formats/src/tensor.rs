@@ -37,9 +37,15 @@ impl TensorInfo {
     }
 }
 
-/// Multiplies dimensions, `None` on u64 overflow.
+/// Multiplies dimensions, `None` on u64 overflow. A zero dimension does not
+/// excuse the others: their product must fit too, so that code multiplying
+/// the dimensions in any order (e.g. for strides) cannot overflow.
 pub(crate) fn checked_elements(dims: &[u64]) -> Option<u64> {
-    dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+    let nonzero = dims
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))?;
+    Some(if dims.contains(&0) { 0 } else { nonzero })
 }
 
 /// Finds the first pair of overlapping byte ranges, checking neighbours in

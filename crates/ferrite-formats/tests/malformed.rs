@@ -106,6 +106,10 @@ fn safetensors_cases() -> Vec<(Vec<u8>, &'static str)> {
             "overflows u64",
         ),
         (
+            Raw::safetensors(r#"{"a":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}}"#, 0).0,
+            "overflows u64",
+        ),
+        (
             Raw::safetensors(r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#, 16).0,
             "hold 16 bytes but shape [3] of F32 needs 12",
         ),
@@ -262,6 +266,8 @@ fn gguf_cases() -> Vec<(Vec<u8>, &'static str)> {
             "overflows u64",
         ),
         (one_tensor(&[u64::MAX], 0, 0, 4), "larger than int64"),
+        // Found by fuzzing: zero elements, but the other dimensions overflow.
+        (one_tensor(&[0, 1 << 40, 1 << 40], 0, 0, 4), "overflows u64"),
         (one_tensor(&[4], 99, 0, 16), "unknown GGML type id 99"),
         (one_tensor(&[4], 4, 0, 16), "unknown GGML type id 4"),
         (

@@ -321,3 +321,14 @@ fn llama_cpp_vocab_files_open() {
     }
     assert!(n >= 5);
 }
+
+/// Version 2 has the same layout as 3 (v3 only added big-endian files).
+#[test]
+fn gguf_v2_reads() {
+    let mut file = common::small_gguf();
+    file[4..8].copy_from_slice(&2u32.to_le_bytes());
+    let g = Gguf::from_bytes(file).expect("v2");
+    assert_eq!(g.version(), 2);
+    assert_eq!(g.tensors().len(), 2);
+    assert_eq!(g.get("test.u8"), Some(&Value::U8(200)));
+}
