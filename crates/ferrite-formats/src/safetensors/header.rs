@@ -116,7 +116,9 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, Bad> {
     le.copy_from_slice(len_bytes);
     let n = u64::from_le_bytes(le);
     if n > MAX_HEADER_BYTES {
-        bad!("header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit");
+        bad!(
+            "header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit (not a safetensors file?)"
+        );
     }
     // n <= MAX_HEADER_BYTES, so this cannot overflow.
     let data_start = 8 + n;
