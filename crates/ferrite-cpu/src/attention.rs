@@ -3,9 +3,8 @@
 //! K/V head is read by two GEMMs (`S = Q Kᵀ`, `O = P V`) in place: K/V are
 //! never repeated in memory, and a decode step streams the cache once.
 
-use crate::access::store_run;
 use crate::layout::{f32_rows, F32Rows};
-use crate::pool::{PooledBuf, Scratch};
+use crate::pool::{F32Out, Scratch};
 use ferrite_core::{DType, Data, Error, Result};
 use ferrite_kernels::{self as kernels, gemm_f32, MatRef};
 use rayon::prelude::*;
@@ -40,7 +39,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     let (q, k, v) = (q.as_slice(), k.as_slice(), v.as_slice());
     let mask = mask.as_ref().map(|m| m.as_slice());
     let n_out = b * hq * tq * dv;
-    let mut out = Scratch::<f32>::new(n_out);
+    let mut out = F32Out::new(n_out, a.dtype);
     // Query row i may see keys up to i + (tk - tq): the last query is aligned
     // with the last key, so a decode step (tq = 1) sees the whole cache.
     let shift = tk as isize - tq as isize;
@@ -76,9 +75,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
             Ok(())
         })?;
     }
-    let mut buf = PooledBuf::take(n_out * a.dtype.size().unwrap_or(4));
-    store_run(out.as_slice(), a.dtype, buf.bytes_mut());
-    Ok(Data::contiguous(buf.into_storage(), 0, &[b, hq, tq, dv]))
+    Ok(Data::contiguous(out.finish(), 0, &[b, hq, tq, dv]))
 }
 
 /// The mask as additive f32 (a boolean keep-mask becomes 0 / -inf).

@@ -2,9 +2,8 @@
 //! reading the operands in place at their own strides, so transposed and
 //! broadcast views are never copied.
 
-use crate::access::store_run;
 use crate::layout::f32_rows;
-use crate::pool::{PooledBuf, Scratch};
+use crate::pool::F32Out;
 use ferrite_core::shape::numel;
 use ferrite_core::{DType, Data, Error, Result};
 use ferrite_kernels::{gemm, Element, MatRef};
@@ -49,7 +48,7 @@ impl<'a, T> Operand<'a, T> {
 /// `a [.., M, K] @ b [.., K, N] (+ bias [.., M, N])`, all broadcast to the same batch.
 pub fn matmul(a: (&Data, &[usize]), b: (&Data, &[usize]), bias: Option<&Data>, dtype: DType, out_shape: &[usize]) -> Result<Data> {
     let n_out = numel(out_shape);
-    let mut out = Scratch::<f32>::new(n_out);
+    let mut out = F32Out::new(n_out, dtype);
     if let Some(bias) = bias {
         out.as_mut().copy_from_slice(f32_rows(bias, out_shape, dtype).as_slice());
     }
@@ -60,9 +59,7 @@ pub fn matmul(a: (&Data, &[usize]), b: (&Data, &[usize]), bias: Option<&Data>, d
         DType::F16 => run::<f16>(a, b, out_shape, out.as_mut(), accumulate)?,
         other => return Err(Error::Backend { op: "matmul", msg: format!("no kernel for {other}") }),
     }
-    let mut buf = PooledBuf::take(n_out * dtype.size().unwrap_or(4));
-    store_run(out.as_slice(), dtype, buf.bytes_mut());
-    Ok(Data::contiguous(buf.into_storage(), 0, out_shape))
+    Ok(Data::contiguous(out.finish(), 0, out_shape))
 }
 
 fn run<T: Element + bytemuck::Pod>(a: (&Data, &[usize]), b: (&Data, &[usize]), out_shape: &[usize], out: &mut [f32], accumulate: bool) -> Result<()> {

@@ -2,11 +2,11 @@
 //! each row is processed in f32, and the result keeps the permuted layout
 //! (a strided view) so no second transpose is needed.
 
-use crate::access::store_run;
 use crate::layout::{f32_rows, F32Rows};
-use crate::pool::{PooledBuf, Scratch};
+use crate::pool::F32Out;
+use std::sync::Arc;
 use ferrite_core::shape::{contiguous_strides, numel};
-use ferrite_core::{view, DType, Data, Error, Result};
+use ferrite_core::{view, DType, Data, Error, HostBytes, Result};
 use ferrite_kernels as kernels;
 
 /// Runs a multi-row kernel of `ferrite-kernels` (which spreads rows over
@@ -16,14 +16,12 @@ fn map_rows(
     n: usize,
     dtype: DType,
     kernel: impl FnOnce(&[f32], &mut [f32]) -> Result<(), ferrite_kernels::KernelError>,
-) -> Result<PooledBuf> {
-    let mut out = Scratch::<f32>::new(n);
+) -> Result<Arc<dyn HostBytes>> {
+    let mut out = F32Out::new(n, dtype);
     if n > 0 {
         kernel(x.as_slice(), out.as_mut()).map_err(|e| Error::Backend { op: "norm", msg: e.to_string() })?;
     }
-    let mut buf = PooledBuf::take(n * dtype.size().unwrap_or(4));
-    store_run(out.as_slice(), dtype, buf.bytes_mut());
-    Ok(buf)
+    Ok(out.finish())
 }
 
 /// Softmax or log-softmax along `axis`.
@@ -47,7 +45,7 @@ pub fn softmax(data: &Data, shape: &[usize], dtype: DType, axis: usize, log: boo
     for (k, &p) in perm.iter().enumerate() {
         strides[p] = pstrides[k];
     }
-    Ok(Data { storage: buf.into_storage(), offset: 0, strides })
+    Ok(Data { storage: buf, offset: 0, strides })
 }
 
 /// RMSNorm over the last axis, optionally scaled by `weight`.
@@ -57,7 +55,7 @@ pub fn rms_norm(data: &Data, shape: &[usize], dtype: DType, weight: Option<(&Dat
     let w = weight.map(|(d, dt)| f32_rows(d, &[cols], dt));
     let w = w.as_ref().map(|w| w.as_slice());
     let buf = map_rows(&x, numel(shape), dtype, |i, o| kernels::rms_norm(i, w, eps, o, cols))?;
-    Ok(Data::contiguous(buf.into_storage(), 0, shape))
+    Ok(Data::contiguous(buf, 0, shape))
 }
 
 /// LayerNorm over the last axis with optional weight and bias.
@@ -75,5 +73,5 @@ pub fn layer_norm(
     let b = bias.map(|(d, dt)| f32_rows(d, &[cols], dt));
     let (w, b) = (w.as_ref().map(|w| w.as_slice()), b.as_ref().map(|b| b.as_slice()));
     let buf = map_rows(&x, numel(shape), dtype, |i, o| kernels::layer_norm(i, w, b, eps, o, cols))?;
-    Ok(Data::contiguous(buf.into_storage(), 0, shape))
+    Ok(Data::contiguous(buf, 0, shape))
 }

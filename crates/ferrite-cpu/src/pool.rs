@@ -106,6 +106,37 @@ impl<T: bytemuck::Pod> Scratch<T> {
     }
 }
 
+/// An f32 result buffer for a node of any float dtype: f32 outputs are
+/// computed in their final buffer; others in scratch, converted once at the end.
+pub struct F32Out {
+    out: PooledBuf,
+    scratch: Option<Scratch<f32>>,
+    dtype: ferrite_core::DType,
+}
+
+impl F32Out {
+    pub fn new(n: usize, dtype: ferrite_core::DType) -> F32Out {
+        let out = PooledBuf::take(n * dtype.size().unwrap_or(4));
+        let scratch = (dtype != ferrite_core::DType::F32).then(|| Scratch::new(n));
+        F32Out { out, scratch, dtype }
+    }
+
+    pub fn as_mut(&mut self) -> &mut [f32] {
+        match &mut self.scratch {
+            Some(s) => s.as_mut(),
+            None => self.out.typed_mut(),
+        }
+    }
+
+    /// The finished buffer (converted to the output dtype if needed).
+    pub fn finish(mut self) -> Arc<dyn HostBytes> {
+        if let Some(s) = &self.scratch {
+            crate::access::store_run(s.as_slice(), self.dtype, self.out.bytes_mut());
+        }
+        self.out.into_storage()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
