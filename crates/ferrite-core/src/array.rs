@@ -32,6 +32,25 @@ pub(crate) enum State {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
+impl Drop for Node {
+    /// Dropping the last handle of a long unevaluated chain would otherwise
+    /// recurse once per node and overflow the stack; instead, inputs whose
+    /// last owner this is are unlinked onto an explicit stack.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let State::Pending { inputs, .. } = state else { return };
+        let mut stack = std::mem::take(inputs);
+        while let Some(a) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(a.0) {
+                let state = node.state.get_mut().unwrap_or_else(|p| p.into_inner());
+                if let State::Pending { inputs, .. } = state {
+                    stack.append(inputs);
+                }
+            }
+        }
+    }
+}
+
 impl Array {
     pub(crate) fn from_state(shape: Dims, dtype: DType, state: State) -> Array {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

@@ -42,6 +42,10 @@ pub enum Step {
     Fused(FusedKernel),
 }
 
+/// Most nodes one kernel absorbs: bounds the register file and the
+/// recursion that emits the program, whatever the user's chain length.
+const MAX_KERNEL_NODES: usize = 48;
+
 /// Plans the graph: element-wise nodes absorb private element-wise producers
 /// of the same shape that no one else reads.
 pub fn plan(graph: &Graph) -> Vec<Step> {
@@ -54,16 +58,19 @@ pub fn plan(graph: &Graph) -> Vec<Step> {
             continue;
         }
         let mut stack = vec![c];
+        let mut members = 1;
         while let Some(m) = stack.pop() {
             let Some((_, inputs)) = &graph.node(m).op else { continue };
             for &p in inputs {
-                let absorb = elementwise(p)
+                let absorb = members < MAX_KERNEL_NODES
+                    && elementwise(p)
                     && absorbed_into[p].is_none()
                     && graph.uses(p) == 1
                     && graph.is_private(p)
                     && graph.node(p).shape == graph.node(c).shape;
                 if absorb {
                     absorbed_into[p] = Some(c);
+                    members += 1;
                     stack.push(p);
                 }
             }
@@ -111,7 +118,20 @@ fn emit(
                 Prim::Unary(op) => Instr::Unary(*op, r[0]),
                 Prim::Binary(op) => Instr::Binary(*op, r[0], r[1]),
                 Prim::Where => Instr::Where(r[0], r[1], r[2]),
-                _ => Instr::Cast(r[0], graph.node(i).dtype),
+                _ => {
+                    // A computed register is not yet rounded to its node's dtype
+                    // (bf16 math runs in f32, integer sums do not wrap); a cast
+                    // must see the value that dtype holds, as it would unfused.
+                    let src = graph.node(inputs[0]).dtype;
+                    let computed = !matches!(k.instrs[r[0]], Instr::Load(_));
+                    let reg = if computed && src != graph.node(i).dtype {
+                        k.instrs.push(Instr::Cast(r[0], src));
+                        k.instrs.len() - 1
+                    } else {
+                        r[0]
+                    };
+                    Instr::Cast(reg, graph.node(i).dtype)
+                }
             }
         }
         _ => {

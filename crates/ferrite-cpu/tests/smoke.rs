@@ -55,3 +55,21 @@ fn attention_matches_composition() {
         assert!((g - w).abs() < 1e-5, "{g} vs {w}");
     }
 }
+
+/// A very long unevaluated chain neither overflows the stack when evaluated
+/// (kernels are capped in size) nor when dropped (nodes unlink iteratively).
+#[test]
+fn long_chains_are_safe() {
+    ferrite_cpu::install();
+    let x = Array::ones(&[3], DType::F32).unwrap();
+    let mut y = x.clone();
+    for _ in 0..200_000 {
+        y = y.add(&x).unwrap();
+    }
+    assert_eq!(y.to_vec::<f32>().unwrap(), vec![200_001.0; 3]);
+    let mut z = x.clone();
+    for _ in 0..200_000 {
+        z = z.mul(&x).unwrap();
+    }
+    drop(z);
+}

@@ -43,6 +43,10 @@ impl Array {
         if n > (1u64 << 40) as f64 {
             return arg_err("arange", format!("range of {n} elements is too large"));
         }
+        // Integer ranges step by the difference of their first two values
+        // truncated, as in MLX and NumPy: arange(0, 5, 1.5) as i32 is [0, 1, 2, 3].
+        let (start, step) =
+            if dtype.is_integer() { (start.trunc(), (start + step).trunc() - start.trunc()) } else { (start, step) };
         Ok(Array::pending(Dims::from_slice(&[n as usize]), dtype, Prim::Arange { start, step }, vec![]))
     }
 

@@ -28,6 +28,14 @@ impl Array {
         } else {
             normalize_axes("reduce", axes, self.ndim())?
         };
+        let extreme = matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::LogSumExp);
+        if extreme && axes.iter().any(|&a| self.shape()[a] == 0) {
+            // The max of nothing has no value (±inf would be made up), so MLX rejects it.
+            return crate::error::shape_err(
+                "reduce",
+                format!("cannot take {op:?} over an empty axis: shape {:?}, axes {axes:?}", self.shape()),
+            );
+        }
         let dtype = match op {
             // Sums of booleans count; integer sums keep integer type (MLX widens small ones).
             ReduceOp::Sum if self.dtype() == DType::Bool || self.dtype() == DType::U8 || self.dtype() == DType::I8 => {

@@ -131,6 +131,11 @@ impl Array {
             steps.push(arg.step);
             shape.push(count);
         }
+        if shape.contains(&0) {
+            // An empty view reads nothing; its starts could point past the end
+            // of the buffer (e.g. `x[3:]` of 3 rows), so keep the origin at 0.
+            starts.iter_mut().for_each(|s| *s = 0);
+        }
         if shape.as_slice() == self.shape() && steps.iter().all(|&s| s == 1) {
             return Ok(self.clone());
         }
