@@ -38,7 +38,9 @@ impl Drop for Node {
     /// last owner this is are unlinked onto an explicit stack.
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        let State::Pending { inputs, .. } = state else { return };
+        let State::Pending { inputs, .. } = state else {
+            return;
+        };
         let mut stack = std::mem::take(inputs);
         while let Some(a) = stack.pop() {
             if let Ok(mut node) = Arc::try_unwrap(a.0) {
@@ -54,7 +56,12 @@ impl Drop for Node {
 impl Array {
     pub(crate) fn from_state(shape: Dims, dtype: DType, state: State) -> Array {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        Array(Arc::new(Node { id, shape, dtype, state: Mutex::new(state) }))
+        Array(Arc::new(Node {
+            id,
+            shape,
+            dtype,
+            state: Mutex::new(state),
+        }))
     }
 
     /// A new pending node; op builders call this after validating everything.
@@ -91,7 +98,10 @@ impl Array {
         if len != bytes.len() {
             return Err(Error::Data {
                 op: "from_bytes",
-                msg: format!("shape {shape:?} of {dtype} needs {len} bytes, got {}", bytes.len()),
+                msg: format!(
+                    "shape {shape:?} of {dtype} needs {len} bytes, got {}",
+                    bytes.len()
+                ),
             });
         }
         let data = Data::contiguous(Arc::new(AlignedBuf::from_slice(bytes)), 0, shape);
@@ -105,7 +115,11 @@ impl Array {
 
     /// A 0-dimensional array.
     pub fn scalar<T: Element>(value: T) -> Array {
-        let data = Data::contiguous(Arc::new(AlignedBuf::from_slice(bytemuck::bytes_of(&value))), 0, &[]);
+        let data = Data::contiguous(
+            Arc::new(AlignedBuf::from_slice(bytemuck::bytes_of(&value))),
+            0,
+            &[],
+        );
         Array::from_state(Dims::new(), T::DTYPE, State::Ready(data))
     }
 
@@ -134,7 +148,10 @@ impl Array {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written state
         // (every write is a single assignment), so a poisoned lock is still usable.
-        self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// True once the value has been computed.
@@ -177,14 +194,20 @@ impl Array {
     /// already contiguous, otherwise a contiguous copy is made first.
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
         self.eval()?;
-        let data = self.data().ok_or(Error::Backend { op: "eval", msg: "array not evaluated".into() })?;
+        let data = self.data().ok_or(Error::Backend {
+            op: "eval",
+            msg: "array not evaluated".into(),
+        })?;
         let len = byte_len("to_bytes", self.shape(), self.dtype())?;
         if data.is_contiguous(self.shape()) {
             return Ok(f(data.contiguous_bytes(len)));
         }
         let copy = self.contiguous()?;
         copy.eval()?;
-        let data = copy.data().ok_or(Error::Backend { op: "eval", msg: "copy not evaluated".into() })?;
+        let data = copy.data().ok_or(Error::Backend {
+            op: "eval",
+            msg: "copy not evaluated".into(),
+        })?;
         Ok(f(data.contiguous_bytes(len)))
     }
 
@@ -198,7 +221,11 @@ impl Array {
             );
         }
         // The bytes may not be aligned for T (e.g. a mapped file), so copy element-wise.
-        self.with_bytes(|b| b.chunks_exact(std::mem::size_of::<T>()).map(bytemuck::pod_read_unaligned).collect())
+        self.with_bytes(|b| {
+            b.chunks_exact(std::mem::size_of::<T>())
+                .map(bytemuck::pod_read_unaligned)
+                .collect()
+        })
     }
 
     /// Evaluates and returns the elements converted to f32.
@@ -209,7 +236,13 @@ impl Array {
     /// The single element of a size-1 array, as f64.
     pub fn item(&self) -> Result<f64> {
         if self.size() != 1 {
-            return crate::error::shape_err("item", format!("array of shape {:?} has more than one element", self.shape()));
+            return crate::error::shape_err(
+                "item",
+                format!(
+                    "array of shape {:?} has more than one element",
+                    self.shape()
+                ),
+            );
         }
         Ok(self.astype(DType::F32)?.to_vec::<f32>()?[0] as f64)
     }
@@ -217,16 +250,28 @@ impl Array {
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Array(id={}, shape={:?}, dtype={})", self.id(), self.shape(), self.dtype())
+        write!(
+            f,
+            "Array(id={}, shape={:?}, dtype={})",
+            self.id(),
+            self.shape(),
+            self.dtype()
+        )
     }
 }
 
 fn byte_len(op: &'static str, shape: &[usize], dtype: DType) -> Result<usize> {
-    let n = numel_checked(shape).ok_or_else(|| Error::Shape { op, msg: format!("shape {shape:?} overflows") })?;
+    let n = numel_checked(shape).ok_or_else(|| Error::Shape {
+        op,
+        msg: format!("shape {shape:?} overflows"),
+    })?;
     dtype
         .bytes_for(n as u64)
         .and_then(|b| usize::try_from(b).ok())
-        .ok_or_else(|| Error::Data { op, msg: format!("{n} elements of {dtype} is not a valid size") })
+        .ok_or_else(|| Error::Data {
+            op,
+            msg: format!("{n} elements of {dtype} is not a valid size"),
+        })
 }
 
 /// Rust element types that map to a Ferrite dtype.

@@ -23,5 +23,9 @@ pub fn install(backend: Arc<dyn Backend>) {
 
 /// The installed backend.
 pub fn current() -> Result<Arc<dyn Backend>> {
-    BACKEND.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::NoBackend)
+    BACKEND
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or(Error::NoBackend)
 }

@@ -19,7 +19,12 @@ pub struct GgmlType {
 }
 
 const fn ggml(id: u32, name: &'static str, block_size: usize, type_size: usize) -> GgmlType {
-    GgmlType { id, name, block_size, type_size }
+    GgmlType {
+        id,
+        name,
+        block_size,
+        type_size,
+    }
 }
 
 /// Every GGML type id in use by llama.cpp (ids 4, 5, 31-33 and 36-38 were
@@ -69,14 +74,17 @@ impl GgmlType {
 
     /// Looks a type up by its llama.cpp name (case-insensitive).
     pub fn from_name(name: &str) -> Option<GgmlType> {
-        GGML_TYPES.iter().copied().find(|t| t.name.eq_ignore_ascii_case(name))
+        GGML_TYPES
+            .iter()
+            .copied()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
     }
 
     /// Bytes needed for `n_elements` elements, or `None` when the count is not a
     /// whole number of blocks or the size overflows.
     pub fn bytes_for(&self, n_elements: u64) -> Option<u64> {
         let bs = self.block_size as u64;
-        if n_elements % bs != 0 {
+        if !n_elements.is_multiple_of(bs) {
             return None;
         }
         (n_elements / bs).checked_mul(self.type_size as u64)

@@ -11,7 +11,11 @@ pub enum Error {
     Shape { op: &'static str, msg: String },
     /// A dtype an op does not accept.
     #[error("[{op}] unsupported dtype {dtype}: {msg}")]
-    DType { op: &'static str, dtype: DType, msg: String },
+    DType {
+        op: &'static str,
+        dtype: DType,
+        msg: String,
+    },
     /// A bad argument that is not about shapes or dtypes.
     #[error("[{op}] {msg}")]
     Argument { op: &'static str, msg: String },
@@ -29,13 +33,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn shape_err<T>(op: &'static str, msg: impl Into<String>) -> Result<T> {
-    Err(Error::Shape { op, msg: msg.into() })
+    Err(Error::Shape {
+        op,
+        msg: msg.into(),
+    })
 }
 
 pub(crate) fn arg_err<T>(op: &'static str, msg: impl Into<String>) -> Result<T> {
-    Err(Error::Argument { op, msg: msg.into() })
+    Err(Error::Argument {
+        op,
+        msg: msg.into(),
+    })
 }
 
 pub(crate) fn dtype_err<T>(op: &'static str, dtype: DType, msg: impl Into<String>) -> Result<T> {
-    Err(Error::DType { op, dtype, msg: msg.into() })
+    Err(Error::DType {
+        op,
+        dtype,
+        msg: msg.into(),
+    })
 }

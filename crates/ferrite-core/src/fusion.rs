@@ -51,7 +51,13 @@ const MAX_KERNEL_NODES: usize = 48;
 pub fn plan(graph: &Graph) -> Vec<Step> {
     let n = graph.len();
     let mut absorbed_into: Vec<Option<usize>> = vec![None; n];
-    let elementwise = |i: usize| graph.node(i).op.as_ref().is_some_and(|(p, _)| p.is_elementwise());
+    let elementwise = |i: usize| {
+        graph
+            .node(i)
+            .op
+            .as_ref()
+            .is_some_and(|(p, _)| p.is_elementwise())
+    };
     // Consumers come after producers, so walking backwards sees each root first.
     for c in (0..n).rev() {
         if !elementwise(c) || absorbed_into[c].is_some() {
@@ -60,7 +66,9 @@ pub fn plan(graph: &Graph) -> Vec<Step> {
         let mut stack = vec![c];
         let mut members = 1;
         while let Some(m) = stack.pop() {
-            let Some((_, inputs)) = &graph.node(m).op else { continue };
+            let Some((_, inputs)) = &graph.node(m).op else {
+                continue;
+            };
             for &p in inputs {
                 let absorb = members < MAX_KERNEL_NODES
                     && elementwise(p)
@@ -81,7 +89,9 @@ pub fn plan(graph: &Graph) -> Vec<Step> {
         match &graph.node(i).op {
             None => {}
             Some(_) if absorbed_into[i].is_some() => {}
-            Some((p, _)) if p.is_elementwise() => steps.push(Step::Fused(build_kernel(graph, i, &absorbed_into))),
+            Some((p, _)) if p.is_elementwise() => {
+                steps.push(Step::Fused(build_kernel(graph, i, &absorbed_into)))
+            }
             Some(_) => steps.push(Step::Node(i)),
         }
     }
@@ -89,7 +99,12 @@ pub fn plan(graph: &Graph) -> Vec<Step> {
 }
 
 fn build_kernel(graph: &Graph, root: usize, absorbed_into: &[Option<usize>]) -> FusedKernel {
-    let mut k = FusedKernel { output: root, absorbed: vec![], loads: vec![], instrs: vec![] };
+    let mut k = FusedKernel {
+        output: root,
+        absorbed: vec![],
+        loads: vec![],
+        instrs: vec![],
+    };
     let mut regs: std::collections::HashMap<usize, Reg> = Default::default();
     emit(graph, root, root, absorbed_into, &mut k, &mut regs);
     k
@@ -110,7 +125,10 @@ fn emit(
     let inside = i == root || absorbed_into[i] == Some(root);
     let instr = match (&graph.node(i).op, inside) {
         (Some((prim, inputs)), true) => {
-            let r: Vec<Reg> = inputs.iter().map(|&j| emit(graph, j, root, absorbed_into, k, regs)).collect();
+            let r: Vec<Reg> = inputs
+                .iter()
+                .map(|&j| emit(graph, j, root, absorbed_into, k, regs))
+                .collect();
             if i != root {
                 k.absorbed.push(i);
             }
@@ -119,9 +137,9 @@ fn emit(
                 Prim::Binary(op) => Instr::Binary(*op, r[0], r[1]),
                 Prim::Where => Instr::Where(r[0], r[1], r[2]),
                 _ => {
-                    // A computed register is not yet rounded to its node's dtype
-                    // (bf16 math runs in f32, integer sums do not wrap); a cast
-                    // must see the value that dtype holds, as it would unfused.
+                    // Computed f16/bf16 values stay in f32 until the kernel's
+                    // store; a cast must see the value its source dtype holds,
+                    // as it would unfused.
                     let src = graph.node(inputs[0]).dtype;
                     let computed = !matches!(k.instrs[r[0]], Instr::Load(_));
                     let reg = if computed && src != graph.node(i).dtype {
@@ -140,6 +158,15 @@ fn emit(
         }
     };
     k.instrs.push(instr);
+    let dtype = graph.node(i).dtype;
+    if inside
+        && i != root
+        && dtype.is_integer()
+        && !matches!(k.instrs.last(), Some(Instr::Cast(..)))
+    {
+        // Integer results wrap where they are computed (u8 200 + 100 is 44), as when stored.
+        k.instrs.push(Instr::Cast(k.instrs.len() - 1, dtype));
+    }
     regs.insert(i, k.instrs.len() - 1);
     k.instrs.len() - 1
 }

@@ -32,7 +32,13 @@ impl Graph {
     /// deep graphs cannot overflow the stack), producers before consumers.
     pub fn build(targets: &[Array]) -> Graph {
         let mut index: HashMap<u64, usize> = HashMap::new();
-        let mut g = Graph { nodes: vec![], arrays: vec![], remaining_uses: vec![], uses: vec![], is_target: vec![] };
+        let mut g = Graph {
+            nodes: vec![],
+            arrays: vec![],
+            remaining_uses: vec![],
+            uses: vec![],
+            is_target: vec![],
+        };
         for t in targets {
             let mut stack: Vec<(Array, bool)> = vec![(t.clone(), false)];
             while let Some((a, expanded)) = stack.pop() {
@@ -69,7 +75,11 @@ impl Graph {
 
     fn push(&mut self, index: &mut HashMap<u64, usize>, a: Array, op: Option<(Prim, Vec<usize>)>) {
         index.insert(a.id(), self.nodes.len());
-        self.nodes.push(GraphNode { shape: a.shape().into(), dtype: a.dtype(), op });
+        self.nodes.push(GraphNode {
+            shape: a.shape().into(),
+            dtype: a.dtype(),
+            op,
+        });
         self.arrays.push(Some(a));
         self.uses.push(0);
         self.is_target.push(false);
@@ -99,17 +109,24 @@ impl Graph {
     /// True if nothing outside this graph (the user, another graph) holds node `i`:
     /// then a fused kernel may skip materialising it.
     pub fn is_private(&self, i: usize) -> bool {
-        let holders = self.arrays[i].as_ref().map_or(0, |a| std::sync::Arc::strong_count(&a.0));
+        let holders = self.arrays[i]
+            .as_ref()
+            .map_or(0, |a| std::sync::Arc::strong_count(&a.0));
         // One reference from this graph plus one per consumer's input list.
         !self.is_target[i] && holders <= 1 + self.uses[i] as usize
     }
 
     /// The evaluated data of node `i` (an input of the node being computed).
     pub fn data(&self, i: usize) -> Result<Data> {
-        self.arrays[i].as_ref().and_then(|a| a.data()).ok_or_else(|| Error::Backend {
-            op: "eval",
-            msg: format!("internal: node {i} read before it was computed or after it was released"),
-        })
+        self.arrays[i]
+            .as_ref()
+            .and_then(|a| a.data())
+            .ok_or_else(|| Error::Backend {
+                op: "eval",
+                msg: format!(
+                    "internal: node {i} read before it was computed or after it was released"
+                ),
+            })
     }
 
     /// Records the value of node `output` (computed together with the
@@ -120,7 +137,11 @@ impl Graph {
             a.set_data(data);
         }
         for &node in absorbed.iter().chain(std::iter::once(&output)) {
-            let inputs = self.nodes[node].op.as_ref().map(|(_, ins)| ins.clone()).unwrap_or_default();
+            let inputs = self.nodes[node]
+                .op
+                .as_ref()
+                .map(|(_, ins)| ins.clone())
+                .unwrap_or_default();
             for j in inputs {
                 self.remaining_uses[j] = self.remaining_uses[j].saturating_sub(1);
                 if self.remaining_uses[j] == 0 && !self.is_target[j] {

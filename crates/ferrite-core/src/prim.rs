@@ -48,7 +48,10 @@ pub enum BinaryOp {
 impl BinaryOp {
     /// Comparisons produce bool regardless of the input dtype.
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
     }
 }
 
@@ -61,7 +64,9 @@ pub enum ReduceOp {
     Min,
     LogSumExp,
     /// Variance with `ddof` degrees of freedom removed from the divisor.
-    Var { ddof: u32 },
+    Var {
+        ddof: u32,
+    },
 }
 
 /// Reductions to an index along one axis.
@@ -84,13 +89,26 @@ pub enum RopeLayout {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prim {
     /// Every element equal to `value` (converted to the node's dtype).
-    Full { value: f64 },
+    Full {
+        value: f64,
+    },
     /// `start + i * step` along the only axis.
-    Arange { start: f64, step: f64 },
+    Arange {
+        start: f64,
+        step: f64,
+    },
     /// Counter-based normal samples: element `i` is a pure function of `(seed, i)`.
-    RandomNormal { seed: u64, mean: f64, std: f64 },
+    RandomNormal {
+        seed: u64,
+        mean: f64,
+        std: f64,
+    },
     /// Counter-based uniform samples in `[low, high)`.
-    RandomUniform { seed: u64, low: f64, high: f64 },
+    RandomUniform {
+        seed: u64,
+        low: f64,
+        high: f64,
+    },
     Unary(UnaryOp),
     Binary(BinaryOp),
     /// `where(cond, a, b)`, all three broadcast to the output shape.
@@ -100,38 +118,79 @@ pub enum Prim {
     /// Same elements, new shape; a view when the input layout allows it, a copy otherwise.
     Reshape,
     /// Axis `i` of the output is axis `perm[i]` of the input; always a view.
-    Permute { perm: Vec<usize> },
+    Permute {
+        perm: Vec<usize>,
+    },
     /// Per-axis `start` and `step` (possibly negative); the node's shape gives the counts. A view.
-    Slice { starts: Dims, steps: Vec<isize> },
+    Slice {
+        starts: Dims,
+        steps: Vec<isize>,
+    },
     /// Stride-0 view to the node's shape.
     Broadcast,
     /// Joins the inputs along `axis`.
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     /// `take_along_axis`: input 1 holds indices with the output's shape.
-    GatherAlong { axis: usize },
+    GatherAlong {
+        axis: usize,
+    },
     /// `take` along `axis`: input 1 is an index array whose shape replaces that axis.
-    Take { axis: usize },
-    Reduce { op: ReduceOp, axes: Vec<usize>, keepdims: bool },
-    ArgReduce { op: ArgReduceOp, axis: usize, keepdims: bool },
+    Take {
+        axis: usize,
+    },
+    Reduce {
+        op: ReduceOp,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ArgReduce {
+        op: ArgReduceOp,
+        axis: usize,
+        keepdims: bool,
+    },
     /// Softmax (or log-softmax) along `axis`.
-    Softmax { axis: usize, log: bool },
+    Softmax {
+        axis: usize,
+        log: bool,
+    },
     /// RMSNorm over the last axis; input 1, if present, is the weight.
-    RmsNorm { eps: f32 },
+    RmsNorm {
+        eps: f32,
+    },
     /// LayerNorm over the last axis; optional weight then bias inputs.
-    LayerNorm { eps: f32, has_weight: bool, has_bias: bool },
+    LayerNorm {
+        eps: f32,
+        has_weight: bool,
+        has_bias: bool,
+    },
     /// Rotary embedding of the first `dims` features of the last axis; the
     /// second-to-last axis is the position (`offset + t`, times `scale`). Input 1,
     /// if present, holds `dims / 2` periods `f_i` (MLX's `freqs`): the angle is
     /// `pos / f_i` instead of `pos · base^(-2i/dims)`, as for Llama 3 scaling.
-    Rope { dims: usize, layout: RopeLayout, base: f32, scale: f32, offset: usize, has_freqs: bool },
+    Rope {
+        dims: usize,
+        layout: RopeLayout,
+        base: f32,
+        scale: f32,
+        offset: usize,
+        has_freqs: bool,
+    },
     /// `softmax(q kᵀ · scale + mask) v` with grouped-query heads: q is
     /// `[B, Hq, Tq, D]`, k/v are `[B, Hkv, Tk, D]` with `Hq % Hkv == 0`. A causal
     /// mask aligns the last query with the last key; input 3, if present, is an
     /// additive (float) or keep (bool) mask broadcastable to `[B, Hq, Tq, Tk]`.
-    Attention { scale: f32, causal: bool, has_mask: bool },
+    Attention {
+        scale: f32,
+        causal: bool,
+        has_mask: bool,
+    },
     /// Batched matrix product with broadcasting over leading axes; input 2,
     /// if present, is a bias broadcast onto the result.
-    MatMul { has_bias: bool },
+    MatMul {
+        has_bias: bool,
+    },
 }
 
 impl Prim {
@@ -166,11 +225,17 @@ impl Prim {
 
     /// Element-wise primitives, which the fusion pass may chain into one kernel.
     pub fn is_elementwise(&self) -> bool {
-        matches!(self, Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast)
+        matches!(
+            self,
+            Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast
+        )
     }
 
     /// Primitives whose output is a view of input 0's data (never a kernel).
     pub fn is_view(&self) -> bool {
-        matches!(self, Prim::Permute { .. } | Prim::Slice { .. } | Prim::Broadcast)
+        matches!(
+            self,
+            Prim::Permute { .. } | Prim::Slice { .. } | Prim::Broadcast
+        )
     }
 }

@@ -34,7 +34,10 @@ pub fn normalize_axis(op: &'static str, axis: isize, ndim: usize) -> Result<usiz
     let n = ndim as isize;
     let a = if axis < 0 { axis + n } else { axis };
     if a < 0 || a >= n {
-        return shape_err(op, format!("axis {axis} is out of range for an array with {ndim} dimensions"));
+        return shape_err(
+            op,
+            format!("axis {axis} is out of range for an array with {ndim} dimensions"),
+        );
     }
     Ok(a as usize)
 }
@@ -58,14 +61,25 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Di
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
             (x, 1) => x,
             _ => {
-                return shape_err(op, format!("shapes {a:?} and {b:?} cannot be broadcast together"));
+                return shape_err(
+                    op,
+                    format!("shapes {a:?} and {b:?} cannot be broadcast together"),
+                );
             }
         };
     }
@@ -91,10 +105,21 @@ mod tests {
 
     #[test]
     fn broadcasting() {
-        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap().as_slice(), &[3, 4, 5]);
+        assert_eq!(
+            broadcast_shapes("t", &[3, 1, 5], &[4, 1])
+                .unwrap()
+                .as_slice(),
+            &[3, 4, 5]
+        );
         assert!(broadcast_shapes("t", &[3], &[4]).is_err());
-        assert_eq!(broadcast_shapes("t", &[0, 1], &[1, 7]).unwrap().as_slice(), &[0, 7]);
-        assert_eq!(broadcast_strides(&[4, 1], &[1, 1], &[3, 4, 5]).as_slice(), &[0, 1, 0]);
+        assert_eq!(
+            broadcast_shapes("t", &[0, 1], &[1, 7]).unwrap().as_slice(),
+            &[0, 7]
+        );
+        assert_eq!(
+            broadcast_strides(&[4, 1], &[1, 1], &[3, 4, 5]).as_slice(),
+            &[0, 1, 0]
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub struct AlignedBuf {
 impl AlignedBuf {
     /// A buffer of `len` zero bytes.
     pub fn zeroed(len: usize) -> AlignedBuf {
-        AlignedBuf { lines: vec![CacheLine([0; 64]); len.div_ceil(64)], len }
+        AlignedBuf {
+            lines: vec![CacheLine([0; 64]); len.div_ceil(64)],
+            len,
+        }
     }
 
     /// Copies `bytes` into a new aligned buffer.
@@ -88,7 +91,11 @@ pub struct Data {
 impl Data {
     /// Contiguous data for `shape` starting at byte `offset` of `storage`.
     pub fn contiguous(storage: Arc<dyn HostBytes>, offset: usize, shape: &[usize]) -> Data {
-        Data { storage, offset, strides: contiguous_strides(shape) }
+        Data {
+            storage,
+            offset,
+            strides: contiguous_strides(shape),
+        }
     }
 
     /// True if the elements are laid out row-major without gaps (size-1 axes
@@ -134,9 +141,15 @@ mod tests {
     fn contiguity() {
         let d = Data::contiguous(Arc::new(AlignedBuf::zeroed(96)), 0, &[2, 3, 4]);
         assert!(d.is_contiguous(&[2, 3, 4]));
-        let t = Data { strides: [1, 2, 6].into_iter().collect(), ..d.clone() };
+        let t = Data {
+            strides: [1, 2, 6].into_iter().collect(),
+            ..d.clone()
+        };
         assert!(!t.is_contiguous(&[4, 3, 2]));
-        let one = Data { strides: [99, 1].into_iter().collect(), ..d };
+        let one = Data {
+            strides: [99, 1].into_iter().collect(),
+            ..d
+        };
         assert!(one.is_contiguous(&[1, 5]));
     }
 }

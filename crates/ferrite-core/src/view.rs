@@ -6,22 +6,37 @@ use crate::storage::Data;
 
 /// Axis `i` of the result is axis `perm[i]` of the input.
 pub fn permute(data: &Data, perm: &[usize]) -> Data {
-    Data { strides: perm.iter().map(|&p| data.strides[p]).collect(), ..data.clone() }
+    Data {
+        strides: perm.iter().map(|&p| data.strides[p]).collect(),
+        ..data.clone()
+    }
 }
 
 /// Moves the origin to `starts` and multiplies strides by `steps`.
 pub fn slice(data: &Data, starts: &[usize], steps: &[isize], elem_size: usize) -> Data {
-    let shift: isize = starts.iter().zip(&data.strides).map(|(&s, &st)| s as isize * st).sum();
+    let shift: isize = starts
+        .iter()
+        .zip(&data.strides)
+        .map(|(&s, &st)| s as isize * st)
+        .sum();
     Data {
         storage: data.storage.clone(),
         offset: (data.offset as isize + shift * elem_size as isize) as usize,
-        strides: data.strides.iter().zip(steps).map(|(&s, &k)| s * k).collect(),
+        strides: data
+            .strides
+            .iter()
+            .zip(steps)
+            .map(|(&s, &k)| s * k)
+            .collect(),
     }
 }
 
 /// Stride-0 view of `shape` data as `target`.
 pub fn broadcast(data: &Data, shape: &[usize], target: &[usize]) -> Data {
-    Data { strides: broadcast_strides(shape, &data.strides, target), ..data.clone() }
+    Data {
+        strides: broadcast_strides(shape, &data.strides, target),
+        ..data.clone()
+    }
 }
 
 /// Reinterprets `data` (of shape `old`) as shape `new` without copying, if the
@@ -29,12 +44,19 @@ pub fn broadcast(data: &Data, shape: &[usize], target: &[usize]) -> Data {
 /// that are contiguous among themselves can be split or merged freely.
 pub fn reshape(data: &Data, old: &[usize], new: &[usize]) -> Option<Data> {
     if data.is_contiguous(old) {
-        return Some(Data { strides: contiguous_strides(new), ..data.clone() });
+        return Some(Data {
+            strides: contiguous_strides(new),
+            ..data.clone()
+        });
     }
     // Size-1 old axes never matter; walk groups of old and new axes whose
     // products agree, and require each old group to be one strided run.
-    let (od, os): (Vec<usize>, Vec<isize>) =
-        old.iter().zip(&data.strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (d, s)).unzip();
+    let (od, os): (Vec<usize>, Vec<isize>) = old
+        .iter()
+        .zip(&data.strides)
+        .filter(|(&d, _)| d != 1)
+        .map(|(&d, &s)| (d, s))
+        .unzip();
     let mut strides: Strides = Strides::from_elem(0, new.len());
     let (mut oi, mut ni) = (0usize, 0usize);
     while ni < new.len() && oi < od.len() {
@@ -59,7 +81,10 @@ pub fn reshape(data: &Data, old: &[usize], new: &[usize]) -> Option<Data> {
         ni = nj;
         oi = oj;
     }
-    Some(Data { strides, ..data.clone() })
+    Some(Data {
+        strides,
+        ..data.clone()
+    })
 }
 
 #[cfg(test)]
@@ -69,7 +94,11 @@ mod tests {
     use std::sync::Arc;
 
     fn data(strides: &[isize]) -> Data {
-        Data { storage: Arc::new(AlignedBuf::zeroed(4)), offset: 0, strides: strides.iter().copied().collect() }
+        Data {
+            storage: Arc::new(AlignedBuf::zeroed(4)),
+            offset: 0,
+            strides: strides.iter().copied().collect(),
+        }
     }
 
     #[test]

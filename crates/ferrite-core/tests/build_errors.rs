@@ -31,9 +31,17 @@ fn shape_errors_name_the_op() {
     assert!(err_text(f32s(&[2, 3]).sum(&[2], false)).contains("axis 2 is out of range"));
     assert!(err_text(f32s(&[2, 3]).sum(&[1, -1], false)).contains("more than once"));
     assert!(err_text(f32s(&[2, 3]).permute(&[0, 0])).starts_with("[permute]"));
-    assert!(err_text(f32s(&[2, 3]).slice(&[SliceArg { start: None, stop: None, step: 0 }])).contains("step"));
+    assert!(err_text(f32s(&[2, 3]).slice(&[SliceArg {
+        start: None,
+        stop: None,
+        step: 0
+    }]))
+    .contains("step"));
     assert!(err_text(f32s(&[2, 3]).broadcast_to(&[3, 3])).starts_with("[broadcast_to]"));
-    assert!(err_text(Array::concatenate(&[f32s(&[2, 3]), f32s(&[3, 3])], 1)).starts_with("[concatenate]"));
+    assert!(
+        err_text(Array::concatenate(&[f32s(&[2, 3]), f32s(&[3, 3])], 1))
+            .starts_with("[concatenate]")
+    );
     assert!(err_text(Array::concatenate(&[], 0)).contains("no arrays"));
     assert!(err_text(f32s(&[2, 0]).argmax(1, false)).contains("empty axis"));
 }
@@ -43,8 +51,14 @@ fn dtype_and_argument_errors() {
     let ints = Array::zeros(&[4], DType::I32).unwrap();
     assert!(err_text(ints.softmax(0)).contains("floating-point"));
     assert!(err_text(f32s(&[4]).take(&f32s(&[2]), 0)).contains("integer"));
-    assert!(err_text(f32s(&[2, 8]).rope(3, RopeLayout::Interleaved, 1e4, 1.0, 0, None)).contains("even"));
-    assert!(err_text(f32s(&[8]).rope(8, RopeLayout::Interleaved, 1e4, 1.0, 0, None)).contains("at least 2 axes"));
+    assert!(
+        err_text(f32s(&[2, 8]).rope(3, RopeLayout::Interleaved, 1e4, 1.0, 0, None))
+            .contains("even")
+    );
+    assert!(
+        err_text(f32s(&[8]).rope(8, RopeLayout::Interleaved, 1e4, 1.0, 0, None))
+            .contains("at least 2 axes")
+    );
     let (q, kv) = (f32s(&[1, 6, 2, 8]), f32s(&[1, 4, 3, 8]));
     assert!(err_text(Array::attention(&q, &kv, &kv, 1.0, true, None)).contains("multiple of Hkv"));
     assert!(err_text(Array::arange(0.0, 1.0, 0.0, DType::F32)).starts_with("[arange]"));

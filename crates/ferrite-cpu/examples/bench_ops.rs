@@ -23,7 +23,12 @@ fn main() -> ferrite_core::Result<()> {
         }
         times.sort_by(|a, b| a.total_cmp(b));
         let median = times[times.len() / 2];
-        println!("{{\"name\": \"{}\", \"shape\": \"{}\", \"ferrite_s\": {median:.9}, {}}}", c.name, c.shape, c.work.json());
+        println!(
+            "{{\"name\": \"{}\", \"shape\": \"{}\", \"ferrite_s\": {median:.9}, {}}}",
+            c.name,
+            c.shape,
+            c.work.json()
+        );
     }
     Ok(())
 }

@@ -41,10 +41,12 @@ impl Real for f32 {
             .is_ok_and(|src| ferrite_kernels::bf16_to_f32(src, out).is_ok())
     }
     fn store_f16(vals: &[f32], out: &mut [u8]) -> bool {
-        bytemuck::try_cast_slice_mut::<u8, f16>(out).is_ok_and(|dst| ferrite_kernels::f32_to_f16(vals, dst).is_ok())
+        bytemuck::try_cast_slice_mut::<u8, f16>(out)
+            .is_ok_and(|dst| ferrite_kernels::f32_to_f16(vals, dst).is_ok())
     }
     fn store_bf16(vals: &[f32], out: &mut [u8]) -> bool {
-        bytemuck::try_cast_slice_mut::<u8, bf16>(out).is_ok_and(|dst| ferrite_kernels::f32_to_bf16(vals, dst).is_ok())
+        bytemuck::try_cast_slice_mut::<u8, bf16>(out)
+            .is_ok_and(|dst| ferrite_kernels::f32_to_bf16(vals, dst).is_ok())
     }
     fn from_f64(v: f64) -> f32 {
         v as f32
@@ -84,14 +86,25 @@ fn read<const N: usize>(bytes: &[u8], pos: isize) -> [u8; N] {
 }
 
 /// Elements of a typed view: contiguous, broadcast (stride 0) or strided.
-fn typed_run<E: bytemuck::Pod, T: Real>(all: &[E], base: isize, stride: isize, out: &mut [T], conv: impl Fn(E) -> T) {
+fn typed_run<E: bytemuck::Pod, T: Real>(
+    all: &[E],
+    base: isize,
+    stride: isize,
+    out: &mut [T],
+    conv: impl Fn(E) -> T,
+) {
     match stride {
         1 => {
             let (b, n) = (base as usize, out.len());
-            out.iter_mut().zip(&all[b..b + n]).for_each(|(o, &v)| *o = conv(v));
+            out.iter_mut()
+                .zip(&all[b..b + n])
+                .for_each(|(o, &v)| *o = conv(v));
         }
         0 => out.fill(conv(all[base as usize])),
-        _ => out.iter_mut().enumerate().for_each(|(k, o)| *o = conv(all[(base + k as isize * stride) as usize])),
+        _ => out
+            .iter_mut()
+            .enumerate()
+            .for_each(|(k, o)| *o = conv(all[(base + k as isize * stride) as usize])),
     }
 }
 
@@ -119,13 +132,25 @@ pub fn load_run<T: Real>(bytes: &[u8], dtype: DType, start: isize, stride: isize
         DType::F32 => typed!(f32, T::from_f32, |b| T::from_f32(f32::from_ne_bytes(b))),
         DType::F16 if stride == 1 && T::load_f16(bytes, start, out) => {}
         DType::BF16 if stride == 1 && T::load_bf16(bytes, start, out) => {}
-        DType::F16 => typed!(f16, |v: f16| T::from_f32(v.to_f32()), |b| T::from_f32(f16::from_ne_bytes(b).to_f32())),
-        DType::BF16 => typed!(bf16, |v: bf16| T::from_f32(v.to_f32()), |b| T::from_f32(bf16::from_ne_bytes(b).to_f32())),
-        DType::I32 => typed!(i32, |v: i32| T::from_f64(v as f64), |b| T::from_f64(i32::from_ne_bytes(b) as f64)),
-        DType::I64 => typed!(i64, |v: i64| T::from_f64(v as f64), |b| T::from_f64(i64::from_ne_bytes(b) as f64)),
+        DType::F16 => typed!(f16, |v: f16| T::from_f32(v.to_f32()), |b| T::from_f32(
+            f16::from_ne_bytes(b).to_f32()
+        )),
+        DType::BF16 => typed!(bf16, |v: bf16| T::from_f32(v.to_f32()), |b| T::from_f32(
+            bf16::from_ne_bytes(b).to_f32()
+        )),
+        DType::I32 => typed!(i32, |v: i32| T::from_f64(v as f64), |b| T::from_f64(
+            i32::from_ne_bytes(b) as f64
+        )),
+        DType::I64 => typed!(i64, |v: i64| T::from_f64(v as f64), |b| T::from_f64(
+            i64::from_ne_bytes(b) as f64
+        )),
         DType::U8 => typed_run(bytes, start, stride, out, |v: u8| T::from_f64(v as f64)),
-        DType::I8 => typed_run(bytes, start, stride, out, |v: u8| T::from_f64(v as i8 as f64)),
-        DType::Bool => typed_run(bytes, start, stride, out, |v: u8| T::from_f64((v != 0) as u8 as f64)),
+        DType::I8 => typed_run(bytes, start, stride, out, |v: u8| {
+            T::from_f64(v as i8 as f64)
+        }),
+        DType::Bool => typed_run(bytes, start, stride, out, |v: u8| {
+            T::from_f64((v != 0) as u8 as f64)
+        }),
         DType::Block(_) => out.fill(T::ZERO),
     }
 }
@@ -191,7 +216,11 @@ pub fn for_each_row(data: &Data, shape: &[usize], elem: usize, mut f: impl FnMut
     let outer = &shape[..shape.len().saturating_sub(1)];
     let mut idx = vec![0usize; outer.len()];
     for r in 0..rows {
-        let off: isize = idx.iter().zip(&data.strides).map(|(&i, &s)| i as isize * s).sum();
+        let off: isize = idx
+            .iter()
+            .zip(&data.strides)
+            .map(|(&i, &s)| i as isize * s)
+            .sum();
         f(r * inner, data.offset as isize + off * elem as isize);
         for d in (0..idx.len()).rev() {
             idx[d] += 1;
@@ -210,7 +239,13 @@ pub fn gather_contiguous<T: Real>(data: &Data, shape: &[usize], dtype: DType, ou
     let elem = dtype.size().unwrap_or(1);
     let bytes = data.storage.bytes();
     for_each_row(data, shape, elem, |flat, pos| {
-        load_run(bytes, dtype, pos, inner_stride, &mut out[flat..flat + inner]);
+        load_run(
+            bytes,
+            dtype,
+            pos,
+            inner_stride,
+            &mut out[flat..flat + inner],
+        );
     });
 }
 
@@ -221,7 +256,14 @@ mod tests {
     #[test]
     fn round_trips_every_dtype() {
         let vals = [0.0f64, 1.0, -2.0, 3.0, 100.0];
-        for dt in [DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64, DType::I8] {
+        for dt in [
+            DType::F32,
+            DType::F16,
+            DType::BF16,
+            DType::I32,
+            DType::I64,
+            DType::I8,
+        ] {
             let mut bytes = vec![0u8; vals.len() * dt.size().unwrap()];
             store_run(&vals, dt, &mut bytes);
             let mut back = [0f64; 5];

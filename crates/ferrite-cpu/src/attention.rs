@@ -24,7 +24,10 @@ pub struct AttentionInputs<'a> {
 }
 
 fn kernel_err(e: ferrite_kernels::KernelError) -> Error {
-    Error::Backend { op: "attention", msg: e.to_string() }
+    Error::Backend {
+        op: "attention",
+        msg: e.to_string(),
+    }
 }
 
 pub fn attention(a: &AttentionInputs) -> Result<Data> {
@@ -45,35 +48,48 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     let shift = tk as isize - tq as isize;
     let rows_per_head = group * tq;
     if n_out > 0 {
-        out.as_mut().par_chunks_mut(rows_per_head * dv).enumerate().try_for_each(|(bh, o)| -> Result<()> {
-            let (bi, h) = (bh / hkv, bh % hkv);
-            let kmat = &k[(bi * hkv + h) * tk * d..(bi * hkv + h + 1) * tk * d];
-            let vmat = &v[(bi * hkv + h) * tk * dv..(bi * hkv + h + 1) * tk * dv];
-            let qmat = &q[(bi * hq + h * group) * tq * d..(bi * hq + (h + 1) * group) * tq * d];
-            let chunk = (SCORE_BUDGET / tk.max(1)).clamp(1, rows_per_head);
-            let mut scores = Scratch::<f32>::new(chunk * tk);
-            for r0 in (0..rows_per_head).step_by(chunk) {
-                let rows = chunk.min(rows_per_head - r0);
-                let s = &mut scores.as_mut()[..rows * tk];
-                let qm = MatRef::row_major(&qmat[r0 * d..(r0 + rows) * d], rows, d).map_err(kernel_err)?;
-                let km = MatRef::row_major(kmat, tk, d).map_err(kernel_err)?.t();
-                gemm_f32(qm, km, s, tk, false).map_err(kernel_err)?;
-                for (r, srow) in s.chunks_mut(tk.max(1)).enumerate().take(rows) {
-                    let row = r0 + r;
-                    let (head, i) = (h * group + row / tq, row % tq);
-                    let visible = if a.causal { (i as isize + shift + 1).clamp(0, tk as isize) as usize } else { tk };
-                    let mrow = mask.map(|m| &m[((bi * hq + head) * tq + i) * tk..][..tk]);
-                    for (j, x) in srow.iter_mut().enumerate() {
-                        *x = if j >= visible { f32::NEG_INFINITY } else { *x * a.scale + mrow.map_or(0.0, |m| m[j]) };
+        out.as_mut_slice()
+            .par_chunks_mut(rows_per_head * dv)
+            .enumerate()
+            .try_for_each(|(bh, o)| -> Result<()> {
+                let (bi, h) = (bh / hkv, bh % hkv);
+                let kmat = &k[(bi * hkv + h) * tk * d..(bi * hkv + h + 1) * tk * d];
+                let vmat = &v[(bi * hkv + h) * tk * dv..(bi * hkv + h + 1) * tk * dv];
+                let qmat = &q[(bi * hq + h * group) * tq * d..(bi * hq + (h + 1) * group) * tq * d];
+                let chunk = (SCORE_BUDGET / tk.max(1)).clamp(1, rows_per_head);
+                let mut scores = Scratch::<f32>::new(chunk * tk);
+                for r0 in (0..rows_per_head).step_by(chunk) {
+                    let rows = chunk.min(rows_per_head - r0);
+                    let s = &mut scores.as_mut_slice()[..rows * tk];
+                    let qm = MatRef::row_major(&qmat[r0 * d..(r0 + rows) * d], rows, d)
+                        .map_err(kernel_err)?;
+                    let km = MatRef::row_major(kmat, tk, d).map_err(kernel_err)?.t();
+                    gemm_f32(qm, km, s, tk, false).map_err(kernel_err)?;
+                    for (r, srow) in s.chunks_mut(tk.max(1)).enumerate().take(rows) {
+                        let row = r0 + r;
+                        let (head, i) = (h * group + row / tq, row % tq);
+                        let visible = if a.causal {
+                            (i as isize + shift + 1).clamp(0, tk as isize) as usize
+                        } else {
+                            tk
+                        };
+                        let mrow = mask.map(|m| &m[((bi * hq + head) * tq + i) * tk..][..tk]);
+                        for (j, x) in srow.iter_mut().enumerate() {
+                            *x = if j >= visible {
+                                f32::NEG_INFINITY
+                            } else {
+                                *x * a.scale + mrow.map_or(0.0, |m| m[j])
+                            };
+                        }
+                        kernels::softmax_inplace(srow, tk).map_err(kernel_err)?;
                     }
-                    kernels::softmax_inplace(srow, tk).map_err(kernel_err)?;
+                    let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
+                    let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;
+                    gemm_f32(pm, vm, &mut o[r0 * dv..(r0 + rows) * dv], dv, false)
+                        .map_err(kernel_err)?;
                 }
-                let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
-                let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;
-                gemm_f32(pm, vm, &mut o[r0 * dv..(r0 + rows) * dv], dv, false).map_err(kernel_err)?;
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
     }
     Ok(Data::contiguous(out.finish(), 0, &[b, hq, tq, dv]))
 }
@@ -85,7 +101,7 @@ fn additive_mask(m: &Data, dtype: DType, shape: [usize; 4]) -> F32Rows {
         return rows;
     }
     let mut s = Scratch::<f32>::new(shape.iter().product());
-    for (o, &keep) in s.as_mut().iter_mut().zip(rows.as_slice()) {
+    for (o, &keep) in s.as_mut_slice().iter_mut().zip(rows.as_slice()) {
         *o = if keep != 0.0 { 0.0 } else { f32::NEG_INFINITY };
     }
     F32Rows::Owned(s)

@@ -3,9 +3,9 @@
 //! strides (broadcast inputs have stride 0) and writing the output once.
 
 use crate::access::{load_run, round_to, store_run};
-use crate::pool::Scratch;
 use crate::math::Math;
 use crate::pool::PooledBuf;
+use crate::pool::Scratch;
 use ferrite_core::fusion::{FusedKernel, Instr};
 use ferrite_core::graph::Graph;
 use ferrite_core::shape::{broadcast_strides, numel};
@@ -34,7 +34,11 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
         let node = graph.node(l);
         let data = graph.data(l)?;
         let strides = broadcast_strides(&node.shape, &data.strides, &shape).to_vec();
-        operands.push(Operand { data, dtype: node.dtype, strides });
+        operands.push(Operand {
+            data,
+            dtype: node.dtype,
+            strides,
+        });
     }
     let (dims, mut operands) = coalesce(&shape, operands);
     let n = numel(&shape);
@@ -42,10 +46,22 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
     let mut buf = PooledBuf::take(n * esize);
     let wide = operands.iter().any(|o| needs_f64(o.dtype))
         || needs_f64(out_dtype)
-        || kernel.absorbed.iter().any(|&a| needs_f64(graph.node(a).dtype));
+        || kernel
+            .absorbed
+            .iter()
+            .any(|&a| needs_f64(graph.node(a).dtype));
     operands.shrink_to_fit();
-    let ctx = Ctx { kernel, operands: &operands, dims: &dims, out_dtype };
-    let chunk = if n >= PARALLEL_MIN { n.div_ceil(rayon::current_num_threads() * 4).max(TILE) } else { n.max(1) };
+    let ctx = Ctx {
+        kernel,
+        operands: &operands,
+        dims: &dims,
+        out_dtype,
+    };
+    let chunk = if n >= PARALLEL_MIN {
+        n.div_ceil(rayon::current_num_threads() * 4).max(TILE)
+    } else {
+        n.max(1)
+    };
     let out_bytes = buf.bytes_mut();
     if out_bytes.is_empty() {
         return Ok(Data::contiguous(buf.into_storage(), 0, &shape));
@@ -59,9 +75,15 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
         }
     };
     if n >= PARALLEL_MIN {
-        out_bytes.par_chunks_mut(chunk * esize).enumerate().for_each(work);
+        out_bytes
+            .par_chunks_mut(chunk * esize)
+            .enumerate()
+            .for_each(work);
     } else {
-        out_bytes.chunks_mut(chunk * esize).enumerate().for_each(work);
+        out_bytes
+            .chunks_mut(chunk * esize)
+            .enumerate()
+            .for_each(work);
     }
     Ok(Data::contiguous(buf.into_storage(), 0, &shape))
 }
@@ -81,7 +103,9 @@ fn coalesce(shape: &[usize], mut ops: Vec<Operand>) -> (Vec<usize>, Vec<Operand>
     let mut d = dims.len();
     while d > 1 {
         d -= 1;
-        let mergeable = ops.iter().all(|o| o.strides[d - 1] == o.strides[d] * dims[d] as isize);
+        let mergeable = ops
+            .iter()
+            .all(|o| o.strides[d - 1] == o.strides[d] * dims[d] as isize);
         if mergeable {
             dims[d - 1] *= dims[d];
             dims.remove(d);
@@ -113,19 +137,27 @@ impl Ctx<'_> {
         let end = start + out.len() / esize;
         let inner = *self.dims.last().unwrap_or(&1);
         let mut scratch = Scratch::<T>::new(self.kernel.instrs.len() * TILE);
-        let regs = scratch.as_mut();
+        let regs = scratch.as_mut_slice();
         let mut flat = start;
         while flat < end {
             let (row, col) = (flat / inner, flat % inner);
             let run = (inner - col).min(end - flat);
-            let bases: SmallVec<[isize; 8]> = self.operands.iter().map(|o| self.base(o, row, col)).collect();
+            let bases: SmallVec<[isize; 8]> = self
+                .operands
+                .iter()
+                .map(|o| self.base(o, row, col))
+                .collect();
             let mut done = 0;
             while done < run {
                 let len = (run - done).min(TILE);
                 self.tile(regs, &bases, done as isize, len);
                 let last = (self.kernel.instrs.len() - 1) * TILE;
                 let o = (flat + done - start) * esize;
-                store_run(&regs[last..last + len], self.out_dtype, &mut out[o..o + len * esize]);
+                store_run(
+                    &regs[last..last + len],
+                    self.out_dtype,
+                    &mut out[o..o + len * esize],
+                );
                 done += len;
             }
             flat += run;
@@ -153,7 +185,13 @@ impl Ctx<'_> {
                     let o = &self.operands[i];
                     let esize = o.dtype.size().unwrap_or(1) as isize;
                     let stride = *o.strides.last().unwrap_or(&0);
-                    load_run(o.data.storage.bytes(), o.dtype, bases[i] + skip * stride * esize, stride, dst);
+                    load_run(
+                        o.data.storage.bytes(),
+                        o.dtype,
+                        bases[i] + skip * stride * esize,
+                        stride,
+                        dst,
+                    );
                 }
                 Instr::Unary(op, a) => {
                     dst.copy_from_slice(src(a));
@@ -194,10 +232,13 @@ pub fn generate(shape: &[usize], dtype: DType, f: impl Fn(u64) -> f64 + Sync) ->
     let n = numel(shape);
     let esize = dtype.size().unwrap_or(1);
     let mut buf = PooledBuf::take(n * esize);
-    buf.bytes_mut().par_chunks_mut(TILE * esize).enumerate().for_each(|(c, out)| {
-        let base = (c * TILE) as u64;
-        let vals: Vec<f64> = (0..out.len() / esize).map(|k| f(base + k as u64)).collect();
-        store_run(&vals, dtype, out);
-    });
+    buf.bytes_mut()
+        .par_chunks_mut(TILE * esize)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let base = (c * TILE) as u64;
+            let vals: Vec<f64> = (0..out.len() / esize).map(|k| f(base + k as u64)).collect();
+            store_run(&vals, dtype, out);
+        });
     Data::contiguous(buf.into_storage(), 0, shape)
 }

@@ -8,7 +8,14 @@ use ferrite_core::{view, DType, Data, Error, Result};
 
 /// Copies elements of `esize` bytes laid out as `shape` at `src`'s strides
 /// into `dst` at `dst_offset`/`dst_strides`.
-pub fn copy_strided(src: &Data, shape: &[usize], esize: usize, dst: &mut [u8], dst_offset: usize, dst_strides: &[isize]) {
+pub fn copy_strided(
+    src: &Data,
+    shape: &[usize],
+    esize: usize,
+    dst: &mut [u8],
+    dst_offset: usize,
+    dst_strides: &[isize],
+) {
     if numel(shape) == 0 {
         return;
     }
@@ -22,8 +29,16 @@ pub fn copy_strided(src: &Data, shape: &[usize], esize: usize, dst: &mut [u8], d
     let (s_in, d_in) = (src.strides[nd - 1], dst_strides[nd - 1]);
     let mut idx = vec![0usize; nd - 1];
     loop {
-        let s_off: isize = idx.iter().zip(&src.strides).map(|(&i, &s)| i as isize * s).sum();
-        let d_off: isize = idx.iter().zip(dst_strides).map(|(&i, &s)| i as isize * s).sum();
+        let s_off: isize = idx
+            .iter()
+            .zip(&src.strides)
+            .map(|(&i, &s)| i as isize * s)
+            .sum();
+        let d_off: isize = idx
+            .iter()
+            .zip(dst_strides)
+            .map(|(&i, &s)| i as isize * s)
+            .sum();
         let s0 = src.offset as isize + s_off * esize as isize;
         let d0 = dst_offset as isize + d_off * esize as isize;
         if s_in == 1 && d_in == 1 {
@@ -62,16 +77,31 @@ pub fn reshape(data: &Data, old: &[usize], new: &[usize], dtype: DType) -> Resul
         return Ok(v);
     }
     if dtype.is_block() {
-        return Err(Error::Backend { op: "reshape", msg: "block-quantized data must be contiguous".into() });
+        return Err(Error::Backend {
+            op: "reshape",
+            msg: "block-quantized data must be contiguous".into(),
+        });
     }
     let esize = elem_size(dtype);
     let mut buf = PooledBuf::take(numel(old) * esize);
-    copy_strided(data, old, esize, buf.bytes_mut(), 0, &contiguous_strides(old));
+    copy_strided(
+        data,
+        old,
+        esize,
+        buf.bytes_mut(),
+        0,
+        &contiguous_strides(old),
+    );
     Ok(Data::contiguous(buf.into_storage(), 0, new))
 }
 
 /// Joins inputs along `axis` into a new contiguous buffer.
-pub fn concat(parts: &[(Data, Vec<usize>)], out_shape: &[usize], axis: usize, dtype: DType) -> Data {
+pub fn concat(
+    parts: &[(Data, Vec<usize>)],
+    out_shape: &[usize],
+    axis: usize,
+    dtype: DType,
+) -> Data {
     let esize = elem_size(dtype);
     let mut buf = PooledBuf::take(numel(out_shape) * esize);
     let strides = contiguous_strides(out_shape);
@@ -86,16 +116,25 @@ pub fn concat(parts: &[(Data, Vec<usize>)], out_shape: &[usize], axis: usize, dt
 
 /// Reads an index array as i64 values, resolving negatives against `len`
 /// and rejecting anything out of range.
-fn indices(data: &Data, shape: &[usize], dtype: DType, len: usize, op: &'static str) -> Result<Vec<usize>> {
+fn indices(
+    data: &Data,
+    shape: &[usize],
+    dtype: DType,
+    len: usize,
+    op: &'static str,
+) -> Result<Vec<usize>> {
     let mut vals = Scratch::<f64>::new(numel(shape));
-    gather_contiguous(data, shape, dtype, vals.as_mut());
+    gather_contiguous(data, shape, dtype, vals.as_mut_slice());
     vals.as_slice()
         .iter()
         .map(|&v| {
             let i = v as i64;
             let j = if i < 0 { i + len as i64 } else { i };
             if j < 0 || j >= len as i64 {
-                Err(Error::Backend { op, msg: format!("index {i} is out of range for an axis of size {len}") })
+                Err(Error::Backend {
+                    op,
+                    msg: format!("index {i} is out of range for an axis of size {len}"),
+                })
             } else {
                 Ok(j as usize)
             }
@@ -104,7 +143,12 @@ fn indices(data: &Data, shape: &[usize], dtype: DType, len: usize, op: &'static 
 }
 
 /// NumPy `take`: `out[pre, j, post] = a[pre, idx[j], post]`.
-pub fn take(a: (&Data, &[usize]), idx: (&Data, &[usize], DType), axis: usize, dtype: DType) -> Result<Data> {
+pub fn take(
+    a: (&Data, &[usize]),
+    idx: (&Data, &[usize], DType),
+    axis: usize,
+    dtype: DType,
+) -> Result<Data> {
     let (a_data, a_shape) = a;
     let esize = elem_size(dtype);
     let ids = indices(idx.0, idx.1, idx.2, a_shape[axis], "take")?;
@@ -126,7 +170,9 @@ pub fn take(a: (&Data, &[usize]), idx: (&Data, &[usize], DType), axis: usize, dt
         for (j, &i) in ids.iter().enumerate() {
             let row = Data {
                 storage: a_data.storage.clone(),
-                offset: (a_data.offset as isize + (off + i as isize * a_data.strides[axis]) * esize as isize) as usize,
+                offset: (a_data.offset as isize
+                    + (off + i as isize * a_data.strides[axis]) * esize as isize)
+                    as usize,
                 strides: a_data.strides[axis + 1..].into(),
             };
             let dst = (p * ids.len() + j) * post * esize;
@@ -141,7 +187,12 @@ pub fn take(a: (&Data, &[usize]), idx: (&Data, &[usize], DType), axis: usize, dt
 
 /// `take_along_axis` over a source and index array already broadcast to
 /// the output shape (except the source's `axis`).
-pub fn gather_along(src: (&Data, &[usize]), idx: (&Data, &[usize], DType), axis: usize, dtype: DType) -> Result<Data> {
+pub fn gather_along(
+    src: (&Data, &[usize]),
+    idx: (&Data, &[usize], DType),
+    axis: usize,
+    dtype: DType,
+) -> Result<Data> {
     let (s_data, s_shape) = src;
     let out_shape = idx.1;
     let ids = indices(idx.0, out_shape, idx.2, s_shape[axis], "take_along_axis")?;
@@ -174,9 +225,15 @@ pub fn f32_rows(data: &Data, shape: &[usize], dtype: DType) -> F32Rows {
     }
     let mut s = Scratch::<f32>::new(n);
     if data.is_contiguous(shape) {
-        load_run(data.storage.bytes(), dtype, data.offset as isize, 1, s.as_mut());
+        load_run(
+            data.storage.bytes(),
+            dtype,
+            data.offset as isize,
+            1,
+            s.as_mut_slice(),
+        );
     } else {
-        gather_contiguous(data, shape, dtype, s.as_mut());
+        gather_contiguous(data, shape, dtype, s.as_mut_slice());
     }
     F32Rows::Owned(s)
 }
@@ -190,7 +247,9 @@ pub enum F32Rows {
 impl F32Rows {
     pub fn as_slice(&self) -> &[f32] {
         match self {
-            F32Rows::Borrowed(d, n) => bytemuck::cast_slice(&d.storage.bytes()[d.offset..d.offset + n * 4]),
+            F32Rows::Borrowed(d, n) => {
+                bytemuck::cast_slice(&d.storage.bytes()[d.offset..d.offset + n * 4])
+            }
             F32Rows::Owned(s) => s.as_slice(),
         }
     }

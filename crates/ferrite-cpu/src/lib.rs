@@ -73,13 +73,15 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
     let esize = dtype.size().unwrap_or(1);
     Ok(match prim {
         Prim::Full { value } => elementwise::fill(shape, dtype, *value),
-        Prim::Arange { start, step } => elementwise::generate(shape, dtype, |i| start + step * i as f64),
+        Prim::Arange { start, step } => {
+            elementwise::generate(shape, dtype, |i| start + step * i as f64)
+        }
         Prim::RandomNormal { seed, mean, std } => {
             elementwise::generate(shape, dtype, |i| mean + std * random::normal(*seed, i))
         }
-        Prim::RandomUniform { seed, low, high } => {
-            elementwise::generate(shape, dtype, |i| low + (high - low) * random::uniform(*seed, i))
-        }
+        Prim::RandomUniform { seed, low, high } => elementwise::generate(shape, dtype, |i| {
+            low + (high - low) * random::uniform(*seed, i)
+        }),
         Prim::Reshape => {
             let (d, s, dt) = input(0)?;
             layout::reshape(&d, s, shape, dt)?
@@ -118,20 +120,44 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
         }
         Prim::RmsNorm { eps } => {
             let (d, s, dt) = input(0)?;
-            let w = if inputs.len() > 1 { Some(input(1)?) } else { None };
+            let w = if inputs.len() > 1 {
+                Some(input(1)?)
+            } else {
+                None
+            };
             norm::rms_norm(&d, s, dt, w.as_ref().map(|(d, _, t)| (d, *t)), *eps)?
         }
-        Prim::LayerNorm { eps, has_weight, has_bias } => {
+        Prim::LayerNorm {
+            eps,
+            has_weight,
+            has_bias,
+        } => {
             let (d, s, dt) = input(0)?;
             let w = if *has_weight { Some(input(1)?) } else { None };
-            let b = if *has_bias { Some(input(1 + *has_weight as usize)?) } else { None };
-            let (w, b) = (w.as_ref().map(|(d, _, t)| (d, *t)), b.as_ref().map(|(d, _, t)| (d, *t)));
+            let b = if *has_bias {
+                Some(input(1 + *has_weight as usize)?)
+            } else {
+                None
+            };
+            let (w, b) = (
+                w.as_ref().map(|(d, _, t)| (d, *t)),
+                b.as_ref().map(|(d, _, t)| (d, *t)),
+            );
             norm::layer_norm(&d, s, dt, w, b, *eps)?
         }
-        Prim::Rope { dims, layout, base, scale, offset, has_freqs } => {
+        Prim::Rope {
+            dims,
+            layout,
+            base,
+            scale,
+            offset,
+            has_freqs,
+        } => {
             let (d, s, dt) = input(0)?;
             let freqs = if *has_freqs { Some(input(1)?) } else { None };
-            let freqs = freqs.as_ref().map(|(fd, fs, ft)| layout::f32_rows(fd, fs, *ft));
+            let freqs = freqs
+                .as_ref()
+                .map(|(fd, fs, ft)| layout::f32_rows(fd, fs, *ft));
             let params = rope::RopeParams {
                 dims: *dims,
                 layout: *layout,
@@ -142,7 +168,11 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
             };
             rope::rope(&d, s, dt, &params)
         }
-        Prim::Attention { scale, causal, has_mask } => {
+        Prim::Attention {
+            scale,
+            causal,
+            has_mask,
+        } => {
             let (q, k, v) = (input(0)?, input(1)?, input(2)?);
             let mask = if *has_mask { Some(input(3)?) } else { None };
             attention::attention(&attention::AttentionInputs {
@@ -161,7 +191,10 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
             matmul::matmul((&a.0, a.1), (&b.0, b.1), bias.as_ref(), dtype, shape)?
         }
         Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast => {
-            return Err(Error::Backend { op: prim.name(), msg: "internal: element-wise node outside a fused kernel".into() })
+            return Err(Error::Backend {
+                op: prim.name(),
+                msg: "internal: element-wise node outside a fused kernel".into(),
+            })
         }
     })
 }

@@ -19,7 +19,9 @@ fn map1<T: Copy>(x: &mut [T], f: impl Fn(T) -> T) {
 
 #[inline(always)]
 fn map2<T: Copy>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
-    out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
+    out.iter_mut()
+        .zip(a.iter().zip(b))
+        .for_each(|(o, (&x, &y))| *o = f(x, y));
 }
 
 macro_rules! scalar_unary {
@@ -39,7 +41,9 @@ macro_rules! scalar_unary {
             UnaryOp::Tanh => map1(x, |v: $t| v.tanh()),
             UnaryOp::Sigmoid => map1(x, |v: $t| 1.0 / (1.0 + (-v).exp())),
             UnaryOp::Silu => map1(x, |v: $t| v / (1.0 + (-v).exp())),
-            UnaryOp::GeluErf => map1(x, |v: $t| 0.5 * v * (1.0 + $erf(v / std::f64::consts::SQRT_2 as $t))),
+            UnaryOp::GeluErf => map1(x, |v: $t| {
+                0.5 * v * (1.0 + $erf(v / std::f64::consts::SQRT_2 as $t))
+            }),
             UnaryOp::GeluTanh => map1(x, |v: $t| {
                 let c = (FRAC_2_SQRT_PI / std::f64::consts::SQRT_2) as $t;
                 0.5 * v * (1.0 + (c * (v + 0.044715 * v * v * v)).tanh())
@@ -56,7 +60,11 @@ macro_rules! scalar_binary {
     ($t:ty, $op:expr, $a:expr, $b:expr, $out:expr) => {{
         let (a, b, out) = ($a, $b, $out);
         fn bool_of(c: bool) -> $t {
-            if c { 1.0 } else { 0.0 }
+            if c {
+                1.0
+            } else {
+                0.0
+            }
         }
         match $op {
             BinaryOp::Add => map2(a, b, out, |x: $t, y: $t| x + y),
@@ -65,8 +73,18 @@ macro_rules! scalar_binary {
             BinaryOp::Div => map2(a, b, out, |x: $t, y: $t| x / y),
             BinaryOp::Pow => map2(a, b, out, |x: $t, y: $t| x.powf(y)),
             // NaN-propagating, like MLX (f32::max would drop the NaN).
-            BinaryOp::Maximum => map2(a, b, out, |x: $t, y: $t| if x.is_nan() || x > y { x } else { y }),
-            BinaryOp::Minimum => map2(a, b, out, |x: $t, y: $t| if x.is_nan() || x < y { x } else { y }),
+            BinaryOp::Maximum => map2(
+                a,
+                b,
+                out,
+                |x: $t, y: $t| if x.is_nan() || x > y { x } else { y },
+            ),
+            BinaryOp::Minimum => map2(
+                a,
+                b,
+                out,
+                |x: $t, y: $t| if x.is_nan() || x < y { x } else { y },
+            ),
             BinaryOp::Eq => map2(a, b, out, |x: $t, y: $t| bool_of(x == y)),
             BinaryOp::Ne => map2(a, b, out, |x: $t, y: $t| bool_of(x != y)),
             BinaryOp::Lt => map2(a, b, out, |x: $t, y: $t| bool_of(x < y)),

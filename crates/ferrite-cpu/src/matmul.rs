@@ -23,16 +23,26 @@ struct Operand<'a, T> {
 
 fn typed<'a, T: bytemuck::Pod>(data: &'a Data) -> Option<Operand<'a, T>> {
     let size = std::mem::size_of::<T>();
-    if data.offset % size != 0 || data.strides.iter().any(|&s| s < 0) {
+    if !data.offset.is_multiple_of(size) || data.strides.iter().any(|&s| s < 0) {
         return None;
     }
     let all = bytemuck::try_cast_slice::<u8, T>(data.storage.bytes()).ok()?;
-    Some(Operand { all, offset: data.offset / size, strides: &data.strides })
+    Some(Operand {
+        all,
+        offset: data.offset / size,
+        strides: &data.strides,
+    })
 }
 
 impl<'a, T> Operand<'a, T> {
     /// The matrix of batch entry `b` (batch axes are all but the last two).
-    fn matrix(&self, batch_shape: &[usize], b: usize, rows: usize, cols: usize) -> Result<MatRef<'a, T>> {
+    fn matrix(
+        &self,
+        batch_shape: &[usize],
+        b: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<MatRef<'a, T>> {
         let nd = self.strides.len();
         let (mut rem, mut off) = (b, self.offset);
         for d in (0..batch_shape.len()).rev() {
@@ -40,37 +50,68 @@ impl<'a, T> Operand<'a, T> {
             rem /= batch_shape[d];
         }
         let (rs, cs) = (self.strides[nd - 2] as usize, self.strides[nd - 1] as usize);
-        MatRef::new(&self.all[off..], rows, cols, rs, cs)
-            .map_err(|e| Error::Backend { op: "matmul", msg: e.to_string() })
+        MatRef::new(&self.all[off..], rows, cols, rs, cs).map_err(|e| Error::Backend {
+            op: "matmul",
+            msg: e.to_string(),
+        })
     }
 }
 
 /// `a [.., M, K] @ b [.., K, N] (+ bias [.., M, N])`, all broadcast to the same batch.
-pub fn matmul(a: (&Data, &[usize]), b: (&Data, &[usize]), bias: Option<&Data>, dtype: DType, out_shape: &[usize]) -> Result<Data> {
+pub fn matmul(
+    a: (&Data, &[usize]),
+    b: (&Data, &[usize]),
+    bias: Option<&Data>,
+    dtype: DType,
+    out_shape: &[usize],
+) -> Result<Data> {
     let n_out = numel(out_shape);
     let mut out = F32Out::new(n_out, dtype);
     if let Some(bias) = bias {
-        out.as_mut().copy_from_slice(f32_rows(bias, out_shape, dtype).as_slice());
+        out.as_mut_slice()
+            .copy_from_slice(f32_rows(bias, out_shape, dtype).as_slice());
     }
     let accumulate = bias.is_some();
     match dtype {
-        DType::F32 => run::<f32>(a, b, out_shape, out.as_mut(), accumulate)?,
-        DType::BF16 => run::<bf16>(a, b, out_shape, out.as_mut(), accumulate)?,
-        DType::F16 => run::<f16>(a, b, out_shape, out.as_mut(), accumulate)?,
-        other => return Err(Error::Backend { op: "matmul", msg: format!("no kernel for {other}") }),
+        DType::F32 => run::<f32>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
+        DType::BF16 => run::<bf16>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
+        DType::F16 => run::<f16>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
+        other => {
+            return Err(Error::Backend {
+                op: "matmul",
+                msg: format!("no kernel for {other}"),
+            })
+        }
     }
     Ok(Data::contiguous(out.finish(), 0, out_shape))
 }
 
-fn run<T: Element + bytemuck::Pod>(a: (&Data, &[usize]), b: (&Data, &[usize]), out_shape: &[usize], out: &mut [f32], accumulate: bool) -> Result<()> {
+fn run<T: Element + bytemuck::Pod>(
+    a: (&Data, &[usize]),
+    b: (&Data, &[usize]),
+    out_shape: &[usize],
+    out: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
     match (typed::<T>(a.0), typed::<T>(b.0)) {
         (Some(ta), Some(tb)) => batched(&ta, &tb, a.1, b.1, out_shape, out, accumulate),
         _ => {
             // Misaligned or reversed operands: convert both to contiguous f32 first.
-            let (ca, cb) = (f32_rows(a.0, a.1, elem_dtype::<T>()), f32_rows(b.0, b.1, elem_dtype::<T>()));
+            let (ca, cb) = (
+                f32_rows(a.0, a.1, elem_dtype::<T>()),
+                f32_rows(b.0, b.1, elem_dtype::<T>()),
+            );
             let (sa, sb) = (contiguous_strides(a.1), contiguous_strides(b.1));
-            let oa = Operand { all: ca.as_slice(), offset: 0, strides: &sa };
-            let ob = Operand { all: cb.as_slice(), offset: 0, strides: &sb };
+            let oa = Operand {
+                all: ca.as_slice(),
+                offset: 0,
+                strides: &sa,
+            };
+            let ob = Operand {
+                all: cb.as_slice(),
+                offset: 0,
+                strides: &sb,
+            };
             batched(&oa, &ob, a.1, b.1, out_shape, out, accumulate)
         }
     }
@@ -108,11 +149,18 @@ fn batched<TA: Element, TB: Element>(
     let one = |bi: usize, c: &mut [f32]| -> Result<()> {
         let am = a.matrix(batch_shape, bi, m, k)?;
         let bm = b.matrix(batch_shape, bi, k, n)?;
-        gemm(am, bm, c, n, accumulate).map_err(|e| Error::Backend { op: "matmul", msg: e.to_string() })
+        gemm(am, bm, c, n, accumulate).map_err(|e| Error::Backend {
+            op: "matmul",
+            msg: e.to_string(),
+        })
     };
     if 2 * m * n * k < SMALL_GEMM_FLOPS && out.len() > m * n {
-        out.par_chunks_mut(m * n).enumerate().try_for_each(|(bi, c)| one(bi, c))
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .try_for_each(|(bi, c)| one(bi, c))
     } else {
-        out.chunks_mut(m * n).enumerate().try_for_each(|(bi, c)| one(bi, c))
+        out.chunks_mut(m * n)
+            .enumerate()
+            .try_for_each(|(bi, c)| one(bi, c))
     }
 }

@@ -4,10 +4,10 @@
 
 use crate::layout::{f32_rows, F32Rows};
 use crate::pool::F32Out;
-use std::sync::Arc;
 use ferrite_core::shape::{contiguous_strides, numel};
 use ferrite_core::{view, DType, Data, Error, HostBytes, Result};
 use ferrite_kernels as kernels;
+use std::sync::Arc;
 
 /// Runs a multi-row kernel of `ferrite-kernels` (which spreads rows over
 /// threads itself) and stores its f32 result as `dtype`.
@@ -19,7 +19,10 @@ fn map_rows(
 ) -> Result<Arc<dyn HostBytes>> {
     let mut out = F32Out::new(n, dtype);
     if n > 0 {
-        kernel(x.as_slice(), out.as_mut()).map_err(|e| Error::Backend { op: "norm", msg: e.to_string() })?;
+        kernel(x.as_slice(), out.as_mut_slice()).map_err(|e| Error::Backend {
+            op: "norm",
+            msg: e.to_string(),
+        })?;
     }
     Ok(out.finish())
 }
@@ -45,16 +48,28 @@ pub fn softmax(data: &Data, shape: &[usize], dtype: DType, axis: usize, log: boo
     for (k, &p) in perm.iter().enumerate() {
         strides[p] = pstrides[k];
     }
-    Ok(Data { storage: buf, offset: 0, strides })
+    Ok(Data {
+        storage: buf,
+        offset: 0,
+        strides,
+    })
 }
 
 /// RMSNorm over the last axis, optionally scaled by `weight`.
-pub fn rms_norm(data: &Data, shape: &[usize], dtype: DType, weight: Option<(&Data, DType)>, eps: f32) -> Result<Data> {
+pub fn rms_norm(
+    data: &Data,
+    shape: &[usize],
+    dtype: DType,
+    weight: Option<(&Data, DType)>,
+    eps: f32,
+) -> Result<Data> {
     let cols = shape.last().copied().unwrap_or(1);
     let x = f32_rows(data, shape, dtype);
     let w = weight.map(|(d, dt)| f32_rows(d, &[cols], dt));
     let w = w.as_ref().map(|w| w.as_slice());
-    let buf = map_rows(&x, numel(shape), dtype, |i, o| kernels::rms_norm(i, w, eps, o, cols))?;
+    let buf = map_rows(&x, numel(shape), dtype, |i, o| {
+        kernels::rms_norm(i, w, eps, o, cols)
+    })?;
     Ok(Data::contiguous(buf, 0, shape))
 }
 
@@ -71,7 +86,12 @@ pub fn layer_norm(
     let x = f32_rows(data, shape, dtype);
     let w = weight.map(|(d, dt)| f32_rows(d, &[cols], dt));
     let b = bias.map(|(d, dt)| f32_rows(d, &[cols], dt));
-    let (w, b) = (w.as_ref().map(|w| w.as_slice()), b.as_ref().map(|b| b.as_slice()));
-    let buf = map_rows(&x, numel(shape), dtype, |i, o| kernels::layer_norm(i, w, b, eps, o, cols))?;
+    let (w, b) = (
+        w.as_ref().map(|w| w.as_slice()),
+        b.as_ref().map(|b| b.as_slice()),
+    );
+    let buf = map_rows(&x, numel(shape), dtype, |i, o| {
+        kernels::layer_norm(i, w, b, eps, o, cols)
+    })?;
     Ok(Data::contiguous(buf, 0, shape))
 }

@@ -17,7 +17,10 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 
 fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> R {
     let mut guard = POOL.lock().unwrap_or_else(|p| p.into_inner());
-    f(guard.get_or_insert_with(|| Pool { free: HashMap::new(), pooled_bytes: 0 }))
+    f(guard.get_or_insert_with(|| Pool {
+        free: HashMap::new(),
+        pooled_bytes: 0,
+    }))
 }
 
 /// Capacities are whole cache lines; buffers are reused for requests of the same class.
@@ -94,14 +97,17 @@ pub struct Scratch<T: bytemuck::Pod> {
 
 impl<T: bytemuck::Pod> Scratch<T> {
     pub fn new(len: usize) -> Scratch<T> {
-        Scratch { buf: PooledBuf::take(len * std::mem::size_of::<T>()), _t: std::marker::PhantomData }
+        Scratch {
+            buf: PooledBuf::take(len * std::mem::size_of::<T>()),
+            _t: std::marker::PhantomData,
+        }
     }
 
     pub fn as_slice(&self) -> &[T] {
         bytemuck::cast_slice(self.buf.bytes())
     }
 
-    pub fn as_mut(&mut self) -> &mut [T] {
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
         self.buf.typed_mut()
     }
 }
@@ -118,12 +124,16 @@ impl F32Out {
     pub fn new(n: usize, dtype: ferrite_core::DType) -> F32Out {
         let out = PooledBuf::take(n * dtype.size().unwrap_or(4));
         let scratch = (dtype != ferrite_core::DType::F32).then(|| Scratch::new(n));
-        F32Out { out, scratch, dtype }
+        F32Out {
+            out,
+            scratch,
+            dtype,
+        }
     }
 
-    pub fn as_mut(&mut self) -> &mut [f32] {
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
         match &mut self.scratch {
-            Some(s) => s.as_mut(),
+            Some(s) => s.as_mut_slice(),
             None => self.out.typed_mut(),
         }
     }

@@ -57,31 +57,36 @@ pub fn rope(data: &Data, shape: &[usize], dtype: DType, p: &RopeParams) -> Data 
         .collect();
     let mut table = Scratch::<f32>::new(t_len * half * 2);
     if half > 0 {
-        table.as_mut().par_chunks_mut(half * 2).enumerate().for_each(|(t, row)| {
-            let pos = (p.offset + t) as f64 * p.scale as f64;
-            for (cs, &f) in row.chunks_exact_mut(2).zip(&inv_freq) {
-                let (sin, cos) = (pos * f).sin_cos();
-                cs[0] = cos as f32;
-                cs[1] = sin as f32;
-            }
-        });
+        table
+            .as_mut_slice()
+            .par_chunks_mut(half * 2)
+            .enumerate()
+            .for_each(|(t, row)| {
+                let pos = (p.offset + t) as f64 * p.scale as f64;
+                for (cs, &f) in row.chunks_exact_mut(2).zip(&inv_freq) {
+                    let (sin, cos) = (pos * f).sin_cos();
+                    cs[0] = cos as f32;
+                    cs[1] = sin as f32;
+                }
+            });
     }
     let x = f32_rows(data, shape, dtype);
     let n = numel(shape);
     let mut out = F32Out::new(n, dtype);
     let table = table.as_slice();
-    if d > 0 {
-        // Whole groups of rows per task: one row is far too little work for a thread hop.
-        let rows_per_task = (ROWS_TASK_ELEMS / d).max(1);
-        out.as_mut().par_chunks_mut(d * rows_per_task).zip(x.as_slice().par_chunks(d * rows_per_task)).enumerate().for_each(
-            |(task, (o, x))| {
+    // Whole groups of rows per task: one row is far too little work for a thread hop.
+    if let Some(rows_per_task) = ROWS_TASK_ELEMS.checked_div(d).map(|r| r.max(1)) {
+        out.as_mut_slice()
+            .par_chunks_mut(d * rows_per_task)
+            .zip(x.as_slice().par_chunks(d * rows_per_task))
+            .enumerate()
+            .for_each(|(task, (o, x))| {
                 o.copy_from_slice(x);
                 for (r, o) in o.chunks_mut(d).enumerate() {
                     let t = (task * rows_per_task + r) % t_len.max(1);
                     rotate(o, &table[t * half * 2..(t + 1) * half * 2], p.layout);
                 }
-            },
-        );
+            });
     }
     Data::contiguous(out.finish(), 0, shape)
 }

@@ -26,18 +26,24 @@ fn random_graph(seed: u64, leaves: &[Array], steps: usize) -> Result<Array> {
         pool.push(next);
     }
     let out = pool.split_off(leaves.len());
-    out.iter().try_fold(Array::zeros(leaves[0].shape(), DType::F32)?, |acc, x| acc.add(&x.tanh()?))
+    out.iter()
+        .try_fold(Array::zeros(leaves[0].shape(), DType::F32)?, |acc, x| {
+            acc.add(&x.tanh()?)
+        })
 }
 
 #[test]
 fn threads_match_single_threaded_results() -> Result<()> {
     ferrite_cpu::install();
     let n = 48;
-    let leaves: Vec<Array> =
-        (0..4).map(|s| Array::random_normal(&[n, n], 0.0, 1.0, s, DType::F32)).collect::<Result<_>>()?;
+    let leaves: Vec<Array> = (0..4)
+        .map(|s| Array::random_normal(&[n, n], 0.0, 1.0, s, DType::F32))
+        .collect::<Result<_>>()?;
     let seeds: Vec<u64> = (0..16).collect();
-    let expected: Vec<Vec<f32>> =
-        seeds.iter().map(|&s| random_graph(s, &leaves, 30)?.to_vec::<f32>()).collect::<Result<_>>()?;
+    let expected: Vec<Vec<f32>> = seeds
+        .iter()
+        .map(|&s| random_graph(s, &leaves, 30)?.to_vec::<f32>())
+        .collect::<Result<_>>()?;
 
     // A pending node every thread reads, so evaluations race on shared state.
     let shared = leaves[0].matmul(&leaves[1])?.exp()?.sum(&[0], false)?;
@@ -45,8 +51,9 @@ fn threads_match_single_threaded_results() -> Result<()> {
         let copy = leaves[0].matmul(&leaves[1])?.exp()?.sum(&[0], false)?;
         copy.to_vec::<f32>()?
     };
-    let fresh_leaves: Vec<Array> =
-        (0..4).map(|s| Array::random_normal(&[n, n], 0.0, 1.0, s, DType::F32)).collect::<Result<_>>()?;
+    let fresh_leaves: Vec<Array> = (0..4)
+        .map(|s| Array::random_normal(&[n, n], 0.0, 1.0, s, DType::F32))
+        .collect::<Result<_>>()?;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|t| {
@@ -66,6 +73,8 @@ fn threads_match_single_threaded_results() -> Result<()> {
                 })
             })
             .collect();
-        handles.into_iter().try_for_each(|h| h.join().expect("worker thread panicked"))
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("worker thread panicked"))
     })
 }

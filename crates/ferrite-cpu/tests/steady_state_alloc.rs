@@ -55,6 +55,11 @@ fn repeated_graph_allocates_no_new_buffers() -> ferrite_core::Result<()> {
         assert_eq!(step(&x, &w, &g)?, first);
     }
     let after = LARGE_ALLOCS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "steady-state evaluation made {} large allocations", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "steady-state evaluation made {} large allocations",
+        after - before
+    );
     Ok(())
 }

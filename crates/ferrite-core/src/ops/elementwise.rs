@@ -26,7 +26,12 @@ impl Array {
             return dtype_err("negative", DType::Bool, "use logical_not for booleans");
         }
         let out = unary_out_dtype(op, self.dtype());
-        Ok(Array::pending(self.shape().into(), out, Prim::Unary(op), vec![self.clone()]))
+        Ok(Array::pending(
+            self.shape().into(),
+            out,
+            Prim::Unary(op),
+            vec![self.clone()],
+        ))
     }
 
     pub(crate) fn binary(&self, other: &Array, op: BinaryOp) -> Result<Array> {
@@ -40,7 +45,12 @@ impl Array {
             // True division, as in NumPy and MLX: integers divide to f32.
             BinaryOp::Div if !promoted.is_float() => {
                 let (a, b) = (a.astype(DType::F32)?, b.astype(DType::F32)?);
-                return Ok(Array::pending(shape, DType::F32, Prim::Binary(op), vec![a, b]));
+                return Ok(Array::pending(
+                    shape,
+                    DType::F32,
+                    Prim::Binary(op),
+                    vec![a, b],
+                ));
             }
             _ => promoted,
         };
@@ -54,13 +64,23 @@ impl Array {
         }
         computable("astype", self.dtype())?;
         computable("astype", dtype)?;
-        Ok(Array::pending(self.shape().into(), dtype, Prim::Cast, vec![self.clone()]))
+        Ok(Array::pending(
+            self.shape().into(),
+            dtype,
+            Prim::Cast,
+            vec![self.clone()],
+        ))
     }
 
     /// A row-major contiguous copy (the data is copied even if it already is).
     pub fn contiguous(&self) -> Result<Array> {
         computable("contiguous", self.dtype())?;
-        Ok(Array::pending(self.shape().into(), self.dtype(), Prim::Cast, vec![self.clone()]))
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            Prim::Cast,
+            vec![self.clone()],
+        ))
     }
 
     /// `where(cond, a, b)`: elements of `a` where `cond` is true (non-zero), else of `b`.
@@ -71,7 +91,11 @@ impl Array {
         let shape = broadcast_shapes("where", cond.shape(), a.shape())?;
         let shape = broadcast_shapes("where", &shape, b.shape())?;
         let promoted = DType::promote(a.dtype(), b.dtype()).unwrap_or(DType::F32);
-        let inputs = vec![cond.astype(DType::Bool)?, a.astype(promoted)?, b.astype(promoted)?];
+        let inputs = vec![
+            cond.astype(DType::Bool)?,
+            a.astype(promoted)?,
+            b.astype(promoted)?,
+        ];
         Ok(Array::pending(shape, promoted, Prim::Where, inputs))
     }
 }

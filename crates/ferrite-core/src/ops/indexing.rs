@@ -27,13 +27,21 @@ impl Array {
         let mut shape: Dims = self.shape()[..axis].into();
         shape.extend_from_slice(indices.shape());
         shape.extend_from_slice(&self.shape()[axis + 1..]);
-        Ok(Array::pending(shape, self.dtype(), Prim::Take { axis }, vec![self.clone(), indices.clone()]))
+        Ok(Array::pending(
+            shape,
+            self.dtype(),
+            Prim::Take { axis },
+            vec![self.clone(), indices.clone()],
+        ))
     }
 
     /// Selects whole slices along `axis` with a 1-D index array.
     pub fn index_select(&self, axis: isize, indices: &Array) -> Result<Array> {
         if indices.ndim() != 1 {
-            return shape_err("index_select", format!("indices must be 1-D, got shape {:?}", indices.shape()));
+            return shape_err(
+                "index_select",
+                format!("indices must be 1-D, got shape {:?}", indices.shape()),
+            );
         }
         self.take(indices, axis)
     }
@@ -46,7 +54,11 @@ impl Array {
         if indices.ndim() != self.ndim() {
             return shape_err(
                 "take_along_axis",
-                format!("indices have {} axes, the array has {}", indices.ndim(), self.ndim()),
+                format!(
+                    "indices have {} axes, the array has {}",
+                    indices.ndim(),
+                    self.ndim()
+                ),
             );
         }
         let axis = normalize_axis("take_along_axis", axis, self.ndim())?;
@@ -60,6 +72,11 @@ impl Array {
         src_shape[axis] = self.shape()[axis];
         let src = self.broadcast_to(&src_shape)?;
         let idx = indices.broadcast_to(&shape)?;
-        Ok(Array::pending(shape, self.dtype(), Prim::GatherAlong { axis }, vec![src, idx]))
+        Ok(Array::pending(
+            shape,
+            self.dtype(),
+            Prim::GatherAlong { axis },
+            vec![src, idx],
+        ))
     }
 }

@@ -27,14 +27,29 @@ fn matmul_impl(a: &Array, b: &Array, bias: Option<&Array>) -> Result<Array> {
     if a.ndim() == 0 || b.ndim() == 0 {
         return shape_err("matmul", "operands must have at least one axis");
     }
-    let a2 = if a.ndim() == 1 { a.reshape(&[1, a.shape()[0] as isize])? } else { a.clone() };
-    let b2 = if b.ndim() == 1 { b.reshape(&[b.shape()[0] as isize, 1])? } else { b.clone() };
+    let a2 = if a.ndim() == 1 {
+        a.reshape(&[1, a.shape()[0] as isize])?
+    } else {
+        a.clone()
+    };
+    let b2 = if b.ndim() == 1 {
+        b.reshape(&[b.shape()[0] as isize, 1])?
+    } else {
+        b.clone()
+    };
     let (m, k) = (a2.shape()[a2.ndim() - 2], a2.shape()[a2.ndim() - 1]);
     let (kb, n) = (b2.shape()[b2.ndim() - 2], b2.shape()[b2.ndim() - 1]);
     if k != kb {
-        return shape_err("matmul", format!("inner dimensions differ: {:?} @ {:?}", a.shape(), b.shape()));
+        return shape_err(
+            "matmul",
+            format!("inner dimensions differ: {:?} @ {:?}", a.shape(), b.shape()),
+        );
     }
-    let batch = broadcast_shapes("matmul", &a2.shape()[..a2.ndim() - 2], &b2.shape()[..b2.ndim() - 2])?;
+    let batch = broadcast_shapes(
+        "matmul",
+        &a2.shape()[..a2.ndim() - 2],
+        &b2.shape()[..b2.ndim() - 2],
+    )?;
     let full = |rows: usize, cols: usize| -> Dims {
         let mut s = batch.clone();
         s.push(rows);
@@ -48,11 +63,24 @@ fn matmul_impl(a: &Array, b: &Array, bias: Option<&Array>) -> Result<Array> {
     if let Some(bias) = bias {
         let shape = broadcast_shapes("matmul", bias.shape(), &out_shape)?;
         if shape != out_shape {
-            return shape_err("matmul", format!("bias {:?} does not broadcast to {out_shape:?}", bias.shape()));
+            return shape_err(
+                "matmul",
+                format!(
+                    "bias {:?} does not broadcast to {out_shape:?}",
+                    bias.shape()
+                ),
+            );
         }
         inputs.push(bias.astype(dtype)?.broadcast_to(&out_shape)?);
     }
-    let out = Array::pending(out_shape.clone(), dtype, Prim::MatMul { has_bias: bias.is_some() }, inputs);
+    let out = Array::pending(
+        out_shape.clone(),
+        dtype,
+        Prim::MatMul {
+            has_bias: bias.is_some(),
+        },
+        inputs,
+    );
     // Drop the axes that 1-D operands gained, as NumPy does.
     let mut final_shape: Vec<isize> = batch.iter().map(|&d| d as isize).collect();
     if a.ndim() > 1 {

@@ -9,8 +9,8 @@ mod nn;
 mod reduce;
 mod shape_ops;
 
-pub use shape_ops::SliceArg;
 pub use nn::{llama3_rope_freqs, Llama3RopeScaling};
+pub use shape_ops::SliceArg;
 
 use crate::dtype::DType;
 use crate::error::{dtype_err, Result};
@@ -18,7 +18,11 @@ use crate::error::{dtype_err, Result};
 /// Rejects block-quantized arrays in ops that need element values.
 pub(crate) fn computable(op: &'static str, dtype: DType) -> Result<()> {
     if dtype.is_block() {
-        return dtype_err(op, dtype, "block-quantized data must be dequantized or used by a quantized kernel");
+        return dtype_err(
+            op,
+            dtype,
+            "block-quantized data must be dequantized or used by a quantized kernel",
+        );
     }
     Ok(())
 }
@@ -26,7 +30,11 @@ pub(crate) fn computable(op: &'static str, dtype: DType) -> Result<()> {
 /// Rejects anything but f32/f16/bf16.
 pub(crate) fn floating(op: &'static str, dtype: DType) -> Result<()> {
     if !dtype.is_float() {
-        return dtype_err(op, dtype, "expected a floating-point array (f32, f16 or bf16)");
+        return dtype_err(
+            op,
+            dtype,
+            "expected a floating-point array (f32, f16 or bf16)",
+        );
     }
     Ok(())
 }

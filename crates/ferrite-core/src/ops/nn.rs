@@ -21,7 +21,12 @@ impl Array {
     fn softmax_impl(&self, axis: isize, log: bool) -> Result<Array> {
         floating("softmax", self.dtype())?;
         let axis = normalize_axis("softmax", axis, self.ndim())?;
-        Ok(Array::pending(self.shape().into(), self.dtype(), Prim::Softmax { axis, log }, vec![self.clone()]))
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            Prim::Softmax { axis, log },
+            vec![self.clone()],
+        ))
     }
 
     /// RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) * weight`.
@@ -31,11 +36,21 @@ impl Array {
         if let Some(w) = weight {
             inputs.push(norm_param("rms_norm", self, w)?);
         }
-        Ok(Array::pending(self.shape().into(), self.dtype(), Prim::RmsNorm { eps }, inputs))
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            Prim::RmsNorm { eps },
+            inputs,
+        ))
     }
 
     /// LayerNorm over the last axis with optional weight and bias.
-    pub fn layer_norm(&self, weight: Option<&Array>, bias: Option<&Array>, eps: f32) -> Result<Array> {
+    pub fn layer_norm(
+        &self,
+        weight: Option<&Array>,
+        bias: Option<&Array>,
+        eps: f32,
+    ) -> Result<Array> {
         floating("layer_norm", self.dtype())?;
         let mut inputs = vec![self.clone()];
         if let Some(w) = weight {
@@ -44,8 +59,17 @@ impl Array {
         if let Some(b) = bias {
             inputs.push(norm_param("layer_norm", self, b)?);
         }
-        let prim = Prim::LayerNorm { eps, has_weight: weight.is_some(), has_bias: bias.is_some() };
-        Ok(Array::pending(self.shape().into(), self.dtype(), prim, inputs))
+        let prim = Prim::LayerNorm {
+            eps,
+            has_weight: weight.is_some(),
+            has_bias: bias.is_some(),
+        };
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            prim,
+            inputs,
+        ))
     }
 
     /// Rotary position embedding (see [`Prim::Rope`]); `freqs`, if given,
@@ -62,35 +86,74 @@ impl Array {
         floating("rope", self.dtype())?;
         let last = self.shape().last().copied().unwrap_or(0);
         if self.ndim() < 2 {
-            return shape_err("rope", format!("input needs at least 2 axes (positions, features), got {:?}", self.shape()));
+            return shape_err(
+                "rope",
+                format!(
+                    "input needs at least 2 axes (positions, features), got {:?}",
+                    self.shape()
+                ),
+            );
         }
-        if dims == 0 || dims % 2 != 0 || dims > last {
-            return arg_err("rope", format!("dims {dims} must be even, positive and at most the last axis {last}"));
+        if dims == 0 || !dims.is_multiple_of(2) || dims > last {
+            return arg_err(
+                "rope",
+                format!("dims {dims} must be even, positive and at most the last axis {last}"),
+            );
         }
         let mut inputs = vec![self.clone()];
         if let Some(f) = freqs {
             if f.shape() != [dims / 2] {
-                return shape_err("rope", format!("freqs must have shape [{}], got {:?}", dims / 2, f.shape()));
+                return shape_err(
+                    "rope",
+                    format!("freqs must have shape [{}], got {:?}", dims / 2, f.shape()),
+                );
             }
             inputs.push(f.astype(DType::F32)?);
         }
-        let prim = Prim::Rope { dims, layout, base, scale, offset, has_freqs: freqs.is_some() };
-        Ok(Array::pending(self.shape().into(), self.dtype(), prim, inputs))
+        let prim = Prim::Rope {
+            dims,
+            layout,
+            base,
+            scale,
+            offset,
+            has_freqs: freqs.is_some(),
+        };
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            prim,
+            inputs,
+        ))
     }
 
     /// Scaled dot-product attention with grouped-query heads (see
     /// [`Prim::Attention`]); K/V heads are shared by `Hq / Hkv` query heads
     /// without being repeated in memory.
-    pub fn attention(q: &Array, k: &Array, v: &Array, scale: f32, causal: bool, mask: Option<&Array>) -> Result<Array> {
+    pub fn attention(
+        q: &Array,
+        k: &Array,
+        v: &Array,
+        scale: f32,
+        causal: bool,
+        mask: Option<&Array>,
+    ) -> Result<Array> {
         floating("attention", q.dtype())?;
         if k.dtype() != q.dtype() || v.dtype() != q.dtype() {
-            return dtype_err("attention", k.dtype(), format!("q, k and v must share a dtype (q is {})", q.dtype()));
+            return dtype_err(
+                "attention",
+                k.dtype(),
+                format!("q, k and v must share a dtype (q is {})", q.dtype()),
+            );
         }
         let (qs, ks, vs) = (q.shape(), k.shape(), v.shape());
         if qs.len() != 4 || ks.len() != 4 || vs.len() != 4 {
-            return shape_err("attention", format!("q, k, v must be [B, H, T, D]; got {qs:?}, {ks:?}, {vs:?}"));
+            return shape_err(
+                "attention",
+                format!("q, k, v must be [B, H, T, D]; got {qs:?}, {ks:?}, {vs:?}"),
+            );
         }
-        let kv_shape_ok = ks[0] == qs[0] && vs[0] == qs[0] && ks[1] == vs[1] && ks[2] == vs[2] && ks[3] == qs[3];
+        let kv_shape_ok =
+            ks[0] == qs[0] && vs[0] == qs[0] && ks[1] == vs[1] && ks[2] == vs[2] && ks[3] == qs[3];
         if !kv_shape_ok || ks[1] == 0 || qs[1] % ks[1] != 0 {
             return shape_err(
                 "attention",
@@ -98,19 +161,33 @@ impl Array {
             );
         }
         if causal && mask.is_some() {
-            return arg_err("attention", "give either causal or an explicit mask, not both");
+            return arg_err(
+                "attention",
+                "give either causal or an explicit mask, not both",
+            );
         }
         let shape: Dims = [qs[0], qs[1], qs[2], vs[3]].into_iter().collect();
         let mut inputs = vec![q.clone(), k.clone(), v.clone()];
         if let Some(m) = mask {
             let full = [qs[0], qs[1], qs[2], ks[2]];
             if broadcast_shapes("attention", m.shape(), &full)?.as_slice() != full {
-                return shape_err("attention", format!("mask {:?} does not broadcast to {full:?}", m.shape()));
+                return shape_err(
+                    "attention",
+                    format!("mask {:?} does not broadcast to {full:?}", m.shape()),
+                );
             }
-            let m = if m.dtype() == DType::Bool { m.clone() } else { m.astype(DType::F32)? };
+            let m = if m.dtype() == DType::Bool {
+                m.clone()
+            } else {
+                m.astype(DType::F32)?
+            };
             inputs.push(m.broadcast_to(&full)?);
         }
-        let prim = Prim::Attention { scale, causal, has_mask: mask.is_some() };
+        let prim = Prim::Attention {
+            scale,
+            causal,
+            has_mask: mask.is_some(),
+        };
         Ok(Array::pending(shape, q.dtype(), prim, inputs))
     }
 }
@@ -118,7 +195,10 @@ impl Array {
 fn norm_param(op: &'static str, x: &Array, p: &Array) -> Result<Array> {
     let last = x.shape().last().copied().unwrap_or(0);
     if p.shape() != [last] {
-        return shape_err(op, format!("parameter shape {:?} must be [{last}]", p.shape()));
+        return shape_err(
+            op,
+            format!("parameter shape {:?} must be [{last}]", p.shape()),
+        );
     }
     p.astype(x.dtype())
 }
@@ -136,8 +216,11 @@ pub struct Llama3RopeScaling {
 /// wavelengths are stretched by `factor`, short ones kept, the band between
 /// interpolated smoothly.
 pub fn llama3_rope_freqs(dims: usize, base: f32, s: Llama3RopeScaling) -> Result<Array> {
-    if dims == 0 || dims % 2 != 0 || s.high_freq_factor <= s.low_freq_factor {
-        return arg_err("llama3_rope_freqs", "dims must be even and high_freq_factor > low_freq_factor");
+    if dims == 0 || !dims.is_multiple_of(2) || s.high_freq_factor <= s.low_freq_factor {
+        return arg_err(
+            "llama3_rope_freqs",
+            "dims must be even and high_freq_factor > low_freq_factor",
+        );
     }
     let low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
     let high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;

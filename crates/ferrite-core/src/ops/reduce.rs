@@ -33,12 +33,19 @@ impl Array {
             // The max of nothing has no value (±inf would be made up), so MLX rejects it.
             return crate::error::shape_err(
                 "reduce",
-                format!("cannot take {op:?} over an empty axis: shape {:?}, axes {axes:?}", self.shape()),
+                format!(
+                    "cannot take {op:?} over an empty axis: shape {:?}, axes {axes:?}",
+                    self.shape()
+                ),
             );
         }
         let dtype = match op {
             // Sums of booleans count; integer sums keep integer type (MLX widens small ones).
-            ReduceOp::Sum if self.dtype() == DType::Bool || self.dtype() == DType::U8 || self.dtype() == DType::I8 => {
+            ReduceOp::Sum
+                if self.dtype() == DType::Bool
+                    || self.dtype() == DType::U8
+                    || self.dtype() == DType::I8 =>
+            {
                 DType::I32
             }
             ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min => self.dtype(),
@@ -46,7 +53,12 @@ impl Array {
             _ => DType::F32,
         };
         let shape = reduced_shape(self.shape(), &axes, keepdims);
-        Ok(Array::pending(shape, dtype, Prim::Reduce { op, axes, keepdims }, vec![self.clone()]))
+        Ok(Array::pending(
+            shape,
+            dtype,
+            Prim::Reduce { op, axes, keepdims },
+            vec![self.clone()],
+        ))
     }
 
     pub fn sum(&self, axes: &[isize], keepdims: bool) -> Result<Array> {
@@ -79,10 +91,18 @@ impl Array {
         computable("arg_reduce", self.dtype())?;
         let axis = normalize_axis("arg_reduce", axis, self.ndim())?;
         if self.shape()[axis] == 0 {
-            return crate::error::shape_err("arg_reduce", format!("cannot take argmax/argmin of empty axis {axis}"));
+            return crate::error::shape_err(
+                "arg_reduce",
+                format!("cannot take argmax/argmin of empty axis {axis}"),
+            );
         }
         let shape = reduced_shape(self.shape(), &[axis], keepdims);
-        Ok(Array::pending(shape, DType::I32, Prim::ArgReduce { op, axis, keepdims }, vec![self.clone()]))
+        Ok(Array::pending(
+            shape,
+            DType::I32,
+            Prim::ArgReduce { op, axis, keepdims },
+            vec![self.clone()],
+        ))
     }
 
     /// Index of the first maximum along `axis` (as i32).

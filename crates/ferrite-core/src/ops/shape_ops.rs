@@ -19,12 +19,20 @@ pub struct SliceArg {
 impl SliceArg {
     /// `start:stop` with step 1.
     pub fn range(start: isize, stop: isize) -> SliceArg {
-        SliceArg { start: Some(start), stop: Some(stop), step: 1 }
+        SliceArg {
+            start: Some(start),
+            stop: Some(stop),
+            step: 1,
+        }
     }
 
     /// The whole axis (`:`).
     pub fn full() -> SliceArg {
-        SliceArg { start: None, stop: None, step: 1 }
+        SliceArg {
+            start: None,
+            stop: None,
+            step: 1,
+        }
     }
 
     /// Python's `slice.indices`: the first index and the element count.
@@ -35,13 +43,21 @@ impl SliceArg {
         if self.step > 0 {
             let start = self.start.map_or(0, |s| clamp(norm(s), 0, n));
             let stop = self.stop.map_or(n, |s| clamp(norm(s), 0, n));
-            let count = if stop > start { (stop - start + self.step - 1) / self.step } else { 0 };
+            let count = if stop > start {
+                (stop - start + self.step - 1) / self.step
+            } else {
+                0
+            };
             (start as usize, count as usize)
         } else {
             let start = self.start.map_or(n - 1, |s| clamp(norm(s), -1, n - 1));
             let stop = self.stop.map_or(-1, |s| clamp(norm(s), -1, n - 1));
             let step = -self.step;
-            let count = if start > stop { (start - stop + step - 1) / step } else { 0 };
+            let count = if start > stop {
+                (start - stop + step - 1) / step
+            } else {
+                0
+            };
             (start.max(0) as usize, count as usize)
         }
     }
@@ -50,22 +66,32 @@ impl SliceArg {
 impl Array {
     /// Same elements in a new shape; one axis may be `-1` (inferred).
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let inferred = shape.iter().filter(|&&d| d < 0).count();
         if inferred > 1 || shape.iter().any(|&d| d < -1) {
             return shape_err("reshape", format!("invalid target shape {shape:?}"));
         }
         let mut dims: Dims = shape.iter().map(|&d| d.max(0) as usize).collect();
         if inferred == 1 {
-            if known == 0 || self.size() % known != 0 {
-                return shape_err("reshape", format!("cannot reshape {:?} into {shape:?}", self.shape()));
+            if known == 0 || !self.size().is_multiple_of(known) {
+                return shape_err(
+                    "reshape",
+                    format!("cannot reshape {:?} into {shape:?}", self.shape()),
+                );
             }
             if let Some(slot) = shape.iter().position(|&d| d < 0) {
                 dims[slot] = self.size() / known;
             }
         }
         if numel_checked(&dims) != Some(self.size()) {
-            return shape_err("reshape", format!("cannot reshape {:?} into {shape:?}", self.shape()));
+            return shape_err(
+                "reshape",
+                format!("cannot reshape {:?} into {shape:?}", self.shape()),
+            );
         }
         if dims.as_slice() == self.shape() {
             return Ok(self.clone());
@@ -77,10 +103,18 @@ impl Array {
                 _ => 1,
             };
             if dims.last().is_none_or(|&d| d % bs != 0) {
-                return shape_err("reshape", format!("last axis of {dims:?} is not a whole number of blocks of {bs}"));
+                return shape_err(
+                    "reshape",
+                    format!("last axis of {dims:?} is not a whole number of blocks of {bs}"),
+                );
             }
         }
-        Ok(Array::pending(dims, self.dtype(), Prim::Reshape, vec![self.clone()]))
+        Ok(Array::pending(
+            dims,
+            self.dtype(),
+            Prim::Reshape,
+            vec![self.clone()],
+        ))
     }
 
     /// Reorders axes: output axis `i` is input axis `perm[i]`.
@@ -88,14 +122,28 @@ impl Array {
         computable("permute", self.dtype())?;
         let n = self.ndim();
         let mut seen = vec![false; n];
-        if perm.len() != n || perm.iter().any(|&p| p >= n || std::mem::replace(&mut seen[p], true)) {
-            return shape_err("permute", format!("{perm:?} is not a permutation of {n} axes"));
+        if perm.len() != n
+            || perm
+                .iter()
+                .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
+        {
+            return shape_err(
+                "permute",
+                format!("{perm:?} is not a permutation of {n} axes"),
+            );
         }
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return Ok(self.clone());
         }
         let shape: Dims = perm.iter().map(|&p| self.shape()[p]).collect();
-        Ok(Array::pending(shape, self.dtype(), Prim::Permute { perm: perm.to_vec() }, vec![self.clone()]))
+        Ok(Array::pending(
+            shape,
+            self.dtype(),
+            Prim::Permute {
+                perm: perm.to_vec(),
+            },
+            vec![self.clone()],
+        ))
     }
 
     /// Reverses the axes (matrix transpose for 2-D arrays).
@@ -106,7 +154,10 @@ impl Array {
 
     /// Exchanges two axes.
     pub fn swapaxes(&self, a: isize, b: isize) -> Result<Array> {
-        let (a, b) = (normalize_axis("swapaxes", a, self.ndim())?, normalize_axis("swapaxes", b, self.ndim())?);
+        let (a, b) = (
+            normalize_axis("swapaxes", a, self.ndim())?,
+            normalize_axis("swapaxes", b, self.ndim())?,
+        );
         let mut perm: Vec<usize> = (0..self.ndim()).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -116,7 +167,10 @@ impl Array {
     pub fn slice(&self, args: &[SliceArg]) -> Result<Array> {
         computable("slice", self.dtype())?;
         if args.len() > self.ndim() {
-            return shape_err("slice", format!("{} slice arguments for {} axes", args.len(), self.ndim()));
+            return shape_err(
+                "slice",
+                format!("{} slice arguments for {} axes", args.len(), self.ndim()),
+            );
         }
         let mut starts = Dims::new();
         let mut steps = Vec::new();
@@ -139,7 +193,12 @@ impl Array {
         if shape.as_slice() == self.shape() && steps.iter().all(|&s| s == 1) {
             return Ok(self.clone());
         }
-        Ok(Array::pending(shape, self.dtype(), Prim::Slice { starts, steps }, vec![self.clone()]))
+        Ok(Array::pending(
+            shape,
+            self.dtype(),
+            Prim::Slice { starts, steps },
+            vec![self.clone()],
+        ))
     }
 
     /// `start..stop` along one axis.
@@ -155,19 +214,30 @@ impl Array {
         computable("broadcast_to", self.dtype())?;
         let b = broadcast_shapes("broadcast_to", self.shape(), shape)?;
         if b.as_slice() != shape {
-            return shape_err("broadcast_to", format!("cannot broadcast {:?} to {shape:?}", self.shape()));
+            return shape_err(
+                "broadcast_to",
+                format!("cannot broadcast {:?} to {shape:?}", self.shape()),
+            );
         }
         if shape == self.shape() {
             return Ok(self.clone());
         }
-        Ok(Array::pending(shape.into(), self.dtype(), Prim::Broadcast, vec![self.clone()]))
+        Ok(Array::pending(
+            shape.into(),
+            self.dtype(),
+            Prim::Broadcast,
+            vec![self.clone()],
+        ))
     }
 
     /// Like PyTorch's `expand`: `-1` keeps an axis, other sizes broadcast it.
     pub fn expand(&self, shape: &[isize]) -> Result<Array> {
         let offset = shape.len().checked_sub(self.ndim());
         let Some(offset) = offset else {
-            return shape_err("expand", format!("cannot expand {:?} to fewer axes {shape:?}", self.shape()));
+            return shape_err(
+                "expand",
+                format!("cannot expand {:?} to fewer axes {shape:?}", self.shape()),
+            );
         };
         let mut target = Dims::new();
         for (i, &d) in shape.iter().enumerate() {
@@ -192,10 +262,19 @@ impl Array {
     pub fn squeeze(&self, axes: &[isize]) -> Result<Array> {
         let axes = crate::shape::normalize_axes("squeeze", axes, self.ndim())?;
         if let Some(&a) = axes.iter().find(|&&a| self.shape()[a] != 1) {
-            return shape_err("squeeze", format!("axis {a} has size {}, not 1", self.shape()[a]));
+            return shape_err(
+                "squeeze",
+                format!("axis {a} has size {}, not 1", self.shape()[a]),
+            );
         }
         let shape: Vec<isize> = (0..self.ndim())
-            .filter(|i| if axes.is_empty() { self.shape()[*i] != 1 } else { !axes.contains(i) })
+            .filter(|i| {
+                if axes.is_empty() {
+                    self.shape()[*i] != 1
+                } else {
+                    !axes.contains(i)
+                }
+            })
             .map(|i| self.shape()[i] as isize)
             .collect();
         self.reshape(&shape)
@@ -216,7 +295,11 @@ impl Array {
             if !same_rank || (0..a.ndim()).any(|i| i != axis && a.shape()[i] != first.shape()[i]) {
                 return shape_err(
                     "concatenate",
-                    format!("shapes {:?} and {:?} differ outside axis {axis}", first.shape(), a.shape()),
+                    format!(
+                        "shapes {:?} and {:?} differ outside axis {axis}",
+                        first.shape(),
+                        a.shape()
+                    ),
                 );
             }
             shape[axis] += a.shape()[axis];
@@ -225,7 +308,10 @@ impl Array {
         if arrays.len() == 1 {
             return first.astype(dtype);
         }
-        let inputs = arrays.iter().map(|a| a.astype(dtype)).collect::<Result<Vec<_>>>()?;
+        let inputs = arrays
+            .iter()
+            .map(|a| a.astype(dtype))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Array::pending(shape, dtype, Prim::Concat { axis }, inputs))
     }
 
@@ -235,10 +321,16 @@ impl Array {
             return arg_err("stack", "no arrays given");
         };
         if let Some(a) = arrays.iter().find(|a| a.shape() != first.shape()) {
-            return shape_err("stack", format!("shapes {:?} and {:?} differ", first.shape(), a.shape()));
+            return shape_err(
+                "stack",
+                format!("shapes {:?} and {:?} differ", first.shape(), a.shape()),
+            );
         }
         let axis = normalize_axis("stack", axis, first.ndim() + 1)?;
-        let expanded = arrays.iter().map(|a| a.expand_dims(axis as isize)).collect::<Result<Vec<_>>>()?;
+        let expanded = arrays
+            .iter()
+            .map(|a| a.expand_dims(axis as isize))
+            .collect::<Result<Vec<_>>>()?;
         Array::concatenate(&expanded, axis as isize)
     }
 

@@ -42,7 +42,12 @@ fn rand(shape: &[usize], seed: u64, dtype: DType) -> Result<Array> {
 }
 
 fn case(name: &str, shape: String, work: Work, run: impl FnMut() -> Result<()> + 'static) -> Case {
-    Case { name: name.into(), shape, work, run: Box::new(run) }
+    Case {
+        name: name.into(),
+        shape,
+        work,
+        run: Box::new(run),
+    }
 }
 
 /// Every case whose name contains `filter`.
@@ -52,9 +57,12 @@ pub fn cases(filter: &str) -> Result<Vec<Case>> {
         for dtype in [DType::F32, DType::BF16] {
             let (a, b) = (rand(&[m, k], 1, dtype)?, rand(&[k, n], 2, dtype)?);
             let flops = 2 * m * k * n;
-            out.push(case(&format!("matmul_{dtype}"), format!("{m}x{k}x{n}"), Work::Flops(flops), move || {
-                a.matmul(&b)?.eval()
-            }));
+            out.push(case(
+                &format!("matmul_{dtype}"),
+                format!("{m}x{k}x{n}"),
+                Work::Flops(flops),
+                move || a.matmul(&b)?.eval(),
+            ));
         }
     }
     for shape in [[32usize, 4096], [1, 32000]] {
@@ -63,15 +71,28 @@ pub fn cases(filter: &str) -> Result<Vec<Case>> {
         let bytes = Work::Bytes(2 * 4 * shape[0] * shape[1]);
         let s = format!("{}x{}", shape[0], shape[1]);
         let x2 = x.clone();
-        out.push(case("softmax", s.clone(), bytes, move || x.softmax(-1)?.eval()));
-        out.push(case("rms_norm", s, bytes, move || x2.rms_norm(Some(&w), 1e-5)?.eval()));
+        out.push(case("softmax", s.clone(), bytes, move || {
+            x.softmax(-1)?.eval()
+        }));
+        out.push(case("rms_norm", s, bytes, move || {
+            x2.rms_norm(Some(&w), 1e-5)?.eval()
+        }));
     }
     let x = rand(&[1, 32, 512, 64], 5, DType::F32)?;
-    out.push(case("rope", "1x32x512x64".into(), Work::Bytes(2 * 4 * 32 * 512 * 64), move || {
-        x.rope(64, RopeLayout::SplitHalves, 10000.0, 1.0, 0, None)?.eval()
-    }));
+    out.push(case(
+        "rope",
+        "1x32x512x64".into(),
+        Work::Bytes(2 * 4 * 32 * 512 * 64),
+        move || {
+            x.rope(64, RopeLayout::SplitHalves, 10000.0, 1.0, 0, None)?
+                .eval()
+        },
+    ));
     let q = rand(&[1, 32, 1, 128], 6, DType::F32)?;
-    let (kc, vc) = (rand(&[1, 4, 1024, 128], 7, DType::F32)?, rand(&[1, 4, 1024, 128], 8, DType::F32)?);
+    let (kc, vc) = (
+        rand(&[1, 4, 1024, 128], 7, DType::F32)?,
+        rand(&[1, 4, 1024, 128], 8, DType::F32)?,
+    );
     out.push(case(
         "attention_decode",
         "q1x32x1x128_kv1x4x1024x128".into(),
@@ -83,7 +104,9 @@ pub fn cases(filter: &str) -> Result<Vec<Case>> {
         let s = format!("{}x{}", shape[0], shape[1]);
         let bytes = Work::Bytes(3 * 4 * shape[0] * shape[1]);
         let (a2, b2) = (a.clone(), b.clone());
-        out.push(case("silu_mul_fused", s.clone(), bytes, move || a.silu()?.mul(&b)?.eval()));
+        out.push(case("silu_mul_fused", s.clone(), bytes, move || {
+            a.silu()?.mul(&b)?.eval()
+        }));
         out.push(case("silu_mul_unfused", s, bytes, move || {
             let s = a2.silu()?;
             s.eval()?;
@@ -91,14 +114,19 @@ pub fn cases(filter: &str) -> Result<Vec<Case>> {
         }));
     }
     let x = rand(&[4], 11, DType::F32)?;
-    out.push(case("graph_overhead_per_node", "1000 adds on [4]".into(), Work::Nodes(1000), move || {
-        let mut y = x.clone();
-        for _ in 0..1000 {
-            y = y.add(&x)?;
-            y.eval()?;
-        }
-        Ok(())
-    }));
+    out.push(case(
+        "graph_overhead_per_node",
+        "1000 adds on [4]".into(),
+        Work::Nodes(1000),
+        move || {
+            let mut y = x.clone();
+            for _ in 0..1000 {
+                y = y.add(&x)?;
+                y.eval()?;
+            }
+            Ok(())
+        },
+    ));
     out.retain(|c| c.name.contains(filter));
     Ok(out)
 }
