@@ -125,7 +125,7 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
             } else {
                 None
             };
-            norm::rms_norm(&d, s, dt, w.as_ref().map(|(d, _, t)| (d, *t)), *eps)?
+            norm::rms_norm(&d, s, dt, dtype, w.as_ref().map(|(d, _, t)| (d, *t)), *eps)?
         }
         Prim::LayerNorm {
             eps,
@@ -143,7 +143,7 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
                 w.as_ref().map(|(d, _, t)| (d, *t)),
                 b.as_ref().map(|(d, _, t)| (d, *t)),
             );
-            norm::layer_norm(&d, s, dt, w, b, *eps)?
+            norm::layer_norm(&d, s, dt, dtype, w, b, *eps)?
         }
         Prim::Rope {
             dims,

@@ -60,6 +60,7 @@ pub fn rms_norm(
     data: &Data,
     shape: &[usize],
     dtype: DType,
+    out_dtype: DType,
     weight: Option<(&Data, DType)>,
     eps: f32,
 ) -> Result<Data> {
@@ -67,7 +68,7 @@ pub fn rms_norm(
     let x = f32_rows(data, shape, dtype);
     let w = weight.map(|(d, dt)| f32_rows(d, &[cols], dt));
     let w = w.as_ref().map(|w| w.as_slice());
-    let buf = map_rows(&x, numel(shape), dtype, |i, o| {
+    let buf = map_rows(&x, numel(shape), out_dtype, |i, o| {
         kernels::rms_norm(i, w, eps, o, cols)
     })?;
     Ok(Data::contiguous(buf, 0, shape))
@@ -78,6 +79,7 @@ pub fn layer_norm(
     data: &Data,
     shape: &[usize],
     dtype: DType,
+    out_dtype: DType,
     weight: Option<(&Data, DType)>,
     bias: Option<(&Data, DType)>,
     eps: f32,
@@ -90,7 +92,7 @@ pub fn layer_norm(
         w.as_ref().map(|w| w.as_slice()),
         b.as_ref().map(|b| b.as_slice()),
     );
-    let buf = map_rows(&x, numel(shape), dtype, |i, o| {
+    let buf = map_rows(&x, numel(shape), out_dtype, |i, o| {
         kernels::layer_norm(i, w, b, eps, o, cols)
     })?;
     Ok(Data::contiguous(buf, 0, shape))

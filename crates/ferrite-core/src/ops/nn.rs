@@ -38,7 +38,7 @@ impl Array {
         }
         Ok(Array::pending(
             self.shape().into(),
-            self.dtype(),
+            promoted(&inputs),
             Prim::RmsNorm { eps },
             inputs,
         ))
@@ -66,7 +66,7 @@ impl Array {
         };
         Ok(Array::pending(
             self.shape().into(),
-            self.dtype(),
+            promoted(&inputs),
             prim,
             inputs,
         ))
@@ -200,7 +200,17 @@ fn norm_param(op: &'static str, x: &Array, p: &Array) -> Result<Array> {
             format!("parameter shape {:?} must be [{last}]", p.shape()),
         );
     }
-    p.astype(x.dtype())
+    floating(op, p.dtype())?;
+    Ok(p.clone())
+}
+
+/// Normalisations return the promoted type of the input and its parameters,
+/// as MLX does (a bf16 input with an f32 weight gives f32).
+fn promoted(inputs: &[Array]) -> DType {
+    inputs
+        .iter()
+        .skip(1)
+        .fold(inputs[0].dtype(), |d, p| DType::promote(d, p.dtype()).unwrap_or(d))
 }
 
 /// Llama 3's RoPE frequency scaling (`rope_type: "llama3"` in config.json).
