@@ -984,6 +984,21 @@ def norm_cases(s):
                         norm_tol(dt, d, 4.0 * wmag + 4.0),
                         params={"eps": eps, "has_weight": hw, "has_bias": hb},
                     )
+    # A half-precision input with f32 parameters promotes to f32, as in MLX
+    # (and as Hugging Face Llama's RMSNorm does with an f32 weight).
+    for dt in ("bf16", "f16"):
+        x = Operand(g.normal((4, 96), dt, 2))
+        w32, b32 = Operand(g.normal((96,), "f32")), Operand(g.normal((96,), "f32"))
+        t = norm_tol(dt, 96, 4.0 * max(mags(w32.value()), 1.0) + 4.0)
+        s.case("rms_norm", [x, w32], lambda x, w: mx.fast.rms_norm(x, w, 1e-5), t, params={"eps": 1e-5}, label="f32 weight")
+        s.case(
+            "layer_norm",
+            [x, w32, b32],
+            lambda x, w, b: mx.fast.layer_norm(x, w, b, 1e-5),
+            t,
+            params={"eps": 1e-5, "has_weight": True, "has_bias": True},
+            label="f32 params",
+        )
 
 
 def norm_tol(dt, d, scale):
