@@ -2,8 +2,11 @@
 //!
 //! Run with `cargo run -p ferrite-kernels --release --example peaks`.
 //! Measures (a) the AVX-512 FMA peak, (b) the `vdpbf16ps` peak, single core and all
-//! cores, (c) DRAM and L2-resident read bandwidth, and (d) GEMM GFLOP/s with % of peak.
+//! cores, (c) DRAM and L2-resident read bandwidth, and (d) GEMM GFLOP/s with % of peak, on
+//! one thread and on all threads (a dedicated rayon pool each). All timings are the best
+//! of several runs, which filters out interference from other processes.
 
+use ferrite_kernels::isa::with_bf16_dot;
 use ferrite_kernels::{gemm, gemm_f32, sum, MatRef};
 use half::bf16;
 use std::hint::black_box;
@@ -127,70 +130,144 @@ fn fill(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn bench_gemm(m: usize, k: usize, n: usize, peak_f32: f64, peak_bf16: f64) {
-    let a = fill(m * k, 1);
-    let b = fill(k * n, 2);
+/// One GEMM configuration to time.
+struct Variant {
+    name: &'static str,
+    /// Uses the bf16 dot-product kernel, so its peak is the bf16 dot peak.
+    dot: bool,
+}
+
+/// Times `variant` at `threads` threads (a dedicated rayon pool); returns GFLOP/s.
+fn time_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    v: &Variant,
+    threads: usize,
+    data: &Data,
+) -> Option<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .ok()?;
     let mut c = vec![0.0f32; m * n];
     let reps = if m * n * k > 1 << 32 { 3 } else { 10 };
-    let flops = 2.0 * (m * n * k) as f64;
-    let report = |label: &str, t: Duration, peak: f64| {
-        let g = flops / t.as_secs_f64() / 1e9;
-        println!(
-            "gemm {label:<5} {m:>5}x{k:>5}x{n:>5}: {:9.3} ms {g:8.1} GFLOP/s = {:5.1}% of peak",
-            t.as_secs_f64() * 1e3,
-            100.0 * g / peak
-        );
-    };
-    let (Ok(am), Ok(bm)) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n)) else {
-        return;
-    };
-    let t = best_of(reps, || {
-        let _ = gemm_f32(am, bm, &mut c, n, false);
+    let am = MatRef::row_major(&data.a, m, k).ok()?;
+    let bm = MatRef::row_major(&data.b, k, n).ok()?;
+    let btm = MatRef::row_major(&data.bt, n, k).ok()?.t();
+    let a16 = MatRef::row_major(&data.a16, m, k).ok()?;
+    let b16 = MatRef::row_major(&data.b16, k, n).ok()?;
+    let t = pool.install(|| {
+        best_of(reps, || {
+            let _ = match v.name {
+                "f32" => gemm_f32(am, bm, &mut c, n, false),
+                "f32 B^T" => gemm_f32(am, btm, &mut c, n, false),
+                _ => with_bf16_dot(v.dot, || gemm(a16, b16, &mut c, n, false)).unwrap_or(Ok(())),
+            };
+        })
     });
-    report("f32", t, peak_f32);
-    let bt: Vec<f32> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect();
-    if let Ok(btm) = MatRef::row_major(&bt, n, k) {
-        let t = best_of(reps, || {
-            let _ = gemm_f32(am, btm.t(), &mut c, n, false);
+    Some(2.0 * (m * n * k) as f64 / t.as_secs_f64() / 1e9)
+}
+
+struct Data {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    bt: Vec<f32>,
+    a16: Vec<bf16>,
+    b16: Vec<bf16>,
+}
+
+/// Single-core and all-core peaks of one kind of arithmetic.
+#[derive(Clone, Copy)]
+struct Peak {
+    one: f64,
+    all: f64,
+}
+
+fn bench_gemm(m: usize, k: usize, n: usize, threads: usize, f32_peak: Peak, dot_peak: Peak) {
+    let a = fill(m * k, 1);
+    let b = fill(k * n, 2);
+    let data = Data {
+        bt: (0..k * n).map(|i| b[(i % k) * n + i / k]).collect(),
+        a16: a.iter().map(|&x| bf16::from_f32(x)).collect(),
+        b16: b.iter().map(|&x| bf16::from_f32(x)).collect(),
+        a,
+        b,
+    };
+    let mut variants = vec![
+        Variant {
+            name: "f32",
+            dot: false,
+        },
+        Variant {
+            name: "f32 B^T",
+            dot: false,
+        },
+        Variant {
+            name: "bf16 widen",
+            dot: false,
+        },
+    ];
+    if ferrite_kernels::isa::has_bf16_dot() {
+        variants.push(Variant {
+            name: "bf16 dot",
+            dot: true,
         });
-        report("f32^T", t, peak_f32);
     }
-    let a16: Vec<bf16> = a.iter().map(|&x| bf16::from_f32(x)).collect();
-    let b16: Vec<bf16> = b.iter().map(|&x| bf16::from_f32(x)).collect();
-    let (Ok(am), Ok(bm)) = (MatRef::row_major(&a16, m, k), MatRef::row_major(&b16, k, n)) else {
-        return;
-    };
-    let t = best_of(reps, || {
-        let _ = gemm(am, bm, &mut c, n, false);
-    });
-    report("bf16", t, peak_bf16);
+    for v in &variants {
+        let peak = if v.dot { dot_peak } else { f32_peak };
+        let (Some(g1), Some(gn)) = (
+            time_gemm(m, k, n, v, 1, &data),
+            time_gemm(m, k, n, v, threads, &data),
+        ) else {
+            continue;
+        };
+        println!(
+            "gemm {m:>4}x{k:>4}x{n:>4} {:<10} 1 thread {g1:7.1} GFLOP/s ({:5.1}% of 1-core peak) | {threads} threads {gn:7.1} GFLOP/s ({:5.1}% of {threads}-core peak)",
+            v.name,
+            100.0 * g1 / peak.one,
+            100.0 * gn / peak.all,
+        );
+    }
 }
 
 fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "ISA: {}, bf16 dot: {}",
+        "ISA: {}, bf16 dot available: {}, used by default: {}; load average: {}",
         ferrite_kernels::isa::active(),
-        ferrite_kernels::isa::has_bf16_dot()
+        ferrite_kernels::isa::has_bf16_dot(),
+        ferrite_kernels::isa::bf16_dot_default(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
-    let (mut pf, mut pb) = (f64::NAN, f64::NAN);
+    let mut f32_peak = Peak {
+        one: f64::NAN,
+        all: f64::NAN,
+    };
+    let mut dot_peak = f32_peak;
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: feature checked just above.
-            compute_peak("f32 FMA peak", 1, |n| unsafe { loops::fma(n) });
-            pf = compute_peak("f32 FMA peak", threads, |n| unsafe { loops::fma(n) });
+            f32_peak.one = compute_peak("f32 FMA peak", 1, |n| unsafe { loops::fma(n) });
+            f32_peak.all = compute_peak("f32 FMA peak", threads, |n| unsafe { loops::fma(n) });
         }
         if is_x86_feature_detected!("avx512bf16") {
             // SAFETY: feature checked just above.
-            compute_peak("bf16 dot peak", 1, |n| unsafe { loops::dpbf16(n) });
-            pb = compute_peak("bf16 dot peak", threads, |n| unsafe { loops::dpbf16(n) });
+            dot_peak.one = compute_peak("bf16 dot peak", 1, |n| unsafe { loops::dpbf16(n) });
+            dot_peak.all = compute_peak("bf16 dot peak", threads, |n| unsafe { loops::dpbf16(n) });
         }
     }
     bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
     bandwidth("L2 read (512 KiB/thread)", threads << 19, threads, 2000);
     bandwidth("L2 read (512 KiB)", 1 << 19, 1, 2000);
+    println!(
+        "(bf16 widen = bf16 inputs widened to f32 while packing, f32 kernel, % of the f32 peak;"
+    );
+    println!(" bf16 dot = vdpbf16ps kernel, % of the bf16 dot peak)");
     for (m, k, n) in [(1, 2048, 2048), (512, 2048, 2048), (2048, 2048, 5632)] {
-        bench_gemm(m, k, n, pf, pb);
+        bench_gemm(m, k, n, threads, f32_peak, dot_peak);
     }
 }

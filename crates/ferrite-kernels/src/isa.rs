@@ -121,10 +121,67 @@ pub fn detected() -> Isa {
     features().best
 }
 
-/// Whether the CPU has the AVX-512 BF16 dot-product instruction (`vdpbf16ps`), which the
-/// bf16 GEMM uses when the active ISA is [`Isa::Avx512`].
+/// Whether the CPU has the AVX-512 BF16 dot-product instruction (`vdpbf16ps`).
 pub fn has_bf16_dot() -> bool {
     features().bf16_dot
+}
+
+#[cfg(target_arch = "x86_64")]
+fn is_amd() -> bool {
+    let r = std::arch::x86_64::__cpuid(0);
+    // "AuthenticAMD" as EBX, EDX, ECX.
+    (r.ebx, r.edx, r.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn is_amd() -> bool {
+    false
+}
+
+/// Process default for [`bf16_dot_active`]: `FERRITE_BF16_DOT=0|1` if set (read once),
+/// else on for AMD CPUs only, and never without the instruction.
+///
+/// Measured, not assumed: Zen 4 retires one 512-bit `vdpbf16ps` (64 flops) per cycle,
+/// twice its f32 FMA rate, while the Intel Xeon this crate was tuned on sustains one per
+/// two cycles, half its f32 FMA rate; there, widening bf16 to f32 while packing is faster.
+pub fn bf16_dot_default() -> bool {
+    static DEFAULT: OnceLock<bool> = OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let wanted = match std::env::var("FERRITE_BF16_DOT")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("1") => true,
+            Some("0") => false,
+            _ => is_amd(),
+        };
+        wanted && has_bf16_dot()
+    })
+}
+
+/// Whether a bf16 x bf16 GEMM called on this thread under [`Isa::Avx512`] uses the
+/// `vdpbf16ps` kernel (else it widens to f32 while packing): the innermost
+/// [`with_bf16_dot`] override, else [`bf16_dot_default`].
+pub fn bf16_dot_active() -> bool {
+    BF16_DOT.with(|o| o.get()).unwrap_or_else(bf16_dot_default)
+}
+
+/// Runs `f` with the bf16 dot-product kernel forced on or off for this thread.
+///
+/// Returns `None` without running `f` when `enabled` but the CPU lacks the instruction.
+pub fn with_bf16_dot<R>(enabled: bool, f: impl FnOnce() -> R) -> Option<R> {
+    if enabled && !has_bf16_dot() {
+        return None;
+    }
+    struct Restore(Option<bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BF16_DOT.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(BF16_DOT.with(|o| o.replace(Some(enabled))));
+    Some(f())
 }
 
 /// The ISAs this CPU supports, least capable first.
@@ -150,6 +207,7 @@ pub fn default_isa() -> Isa {
 
 thread_local! {
     static OVERRIDE: Cell<Option<Isa>> = const { Cell::new(None) };
+    static BF16_DOT: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 /// The ISA a kernel called on this thread right now will use: the innermost
@@ -187,5 +245,10 @@ mod tests {
         assert_eq!(with_isa(Isa::Scalar, active), Some(Isa::Scalar));
         assert!(available().contains(&Isa::Scalar));
         assert_eq!(available().last().copied(), Some(detected()));
+        assert_eq!(with_bf16_dot(false, bf16_dot_active), Some(false));
+        assert_eq!(
+            with_bf16_dot(true, bf16_dot_active).is_some(),
+            has_bf16_dot()
+        );
     }
 }

@@ -43,6 +43,8 @@ pub(crate) trait Simd: Copy + 'static {
     /// `(e, m)` with `x = m * 2^e`, `m` in `[1, 2)`, for positive normal `x`.
     unsafe fn frexp(x: Self::V) -> (Self::V, Self::V);
     unsafe fn hsum(v: Self::V) -> f32;
+    /// Hint that the cache line at `p` will be written soon (no-op where unsupported).
+    unsafe fn prefetch(p: *const f32);
     unsafe fn hmax(v: Self::V) -> f32;
     unsafe fn load_bf16(p: *const u16) -> Self::V;
     unsafe fn load_f16(p: *const u16) -> Self::V;
@@ -169,6 +171,8 @@ impl Simd for Scalar {
         let e = ((bits >> 23) & 0xff) as i32 - 127;
         (e as f32, f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000))
     }
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f32) {}
     #[inline(always)]
     unsafe fn hsum(v: f32) -> f32 {
         v

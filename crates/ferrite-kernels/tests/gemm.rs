@@ -3,6 +3,7 @@
 mod common;
 
 use common::{each_isa, rng};
+use ferrite_kernels::isa::with_bf16_dot;
 use ferrite_kernels::{gemm, gemm_f32, Element, KernelError, MatRef};
 use half::{bf16, f16};
 use rand::Rng;
@@ -201,7 +202,11 @@ fn half_precision_and_mixed_operands() {
                 ldc_pad: s % 3,
             };
             let seed = (s * 10 + li) as u64;
-            check(&case, seed, bf16::from_f32, bf16::from_f32);
+            // bf16 x bf16 both through the vdpbf16ps kernel (where the CPU has it) and
+            // through widening to f32.
+            for dot in [false, true] {
+                with_bf16_dot(dot, || check(&case, seed, bf16::from_f32, bf16::from_f32));
+            }
             check(&case, seed, f16::from_f32, f16::from_f32);
             check(&case, seed, |x| x, bf16::from_f32);
             check(&case, seed, bf16::from_f32, |x| x);

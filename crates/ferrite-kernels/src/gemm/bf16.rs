@@ -8,7 +8,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::kernel::store_tile;
+use super::kernel::{prefetch_tile, store_tile};
 use crate::simd::x86::Avx512;
 use std::arch::x86_64::*;
 
@@ -62,22 +62,21 @@ pub(crate) unsafe fn macro_bf16(
     accumulate: bool,
 ) {
     let nr = NV * 16;
-    debug_assert!(a.len() >= rows.div_ceil(MR) * MR * kp && b.len() >= cols.div_ceil(nr) * nr * kp);
-    for (jp, j0) in (0..cols).step_by(nr).enumerate() {
-        let bp = b[jp * nr * kp..].as_ptr();
-        for (ip, i0) in (0..rows).step_by(MR).enumerate() {
-            let ap = a[ip * MR * kp..].as_ptr();
+    assert!(
+        a.len() >= rows.div_ceil(MR) * MR * kp && b.len() >= cols.div_ceil(nr) * nr * kp,
+        "gemm driver bug: packed panels shorter than the block they describe"
+    );
+    // Loop order and C prefetch as in `macro_f32`.
+    for (ip, i0) in (0..rows).step_by(MR).enumerate() {
+        let ap = a[ip * MR * kp..].as_ptr();
+        for (jp, j0) in (0..cols).step_by(nr).enumerate() {
+            let bp = b[jp * nr * kp..].as_ptr();
+            let (h, w) = (MR.min(rows - i0), nr.min(cols - j0));
             unsafe {
-                let acc = micro(kp, ap, bp);
                 let cp = c.add(i0 * ldc + j0);
-                store_tile::<Avx512, MR, NV>(
-                    &acc,
-                    cp,
-                    ldc,
-                    MR.min(rows - i0),
-                    nr.min(cols - j0),
-                    accumulate,
-                );
+                prefetch_tile::<Avx512>(cp, ldc, h, w);
+                let acc = micro(kp, ap, bp);
+                store_tile::<Avx512, MR, NV>(&acc, cp, ldc, h, w, accumulate);
             }
         }
     }

@@ -21,6 +21,8 @@ pub(crate) struct Blocking {
     pub mc: usize,
     /// Columns of B packed at once (the `kc x nc` block lives in L3).
     pub nc: usize,
+    /// B panels per compute task (the task's `kc x chunk * nr` B block sits in L2).
+    pub chunk: usize,
     /// k granularity of the packed layout (2 for bf16 pairs).
     pub kstep: usize,
 }
@@ -144,7 +146,10 @@ pub(crate) fn run<F: Family>(
     let b_panel = blk.nr * kc;
     let a_panels = m.div_ceil(blk.mr);
     let out = OutPtr(c.as_mut_ptr());
-    debug_assert!(c.len() >= (m - 1) * ldc + n);
+    assert!(
+        c.len() >= (m - 1) * ldc + n,
+        "gemm driver called with an unchecked output"
+    );
 
     with_scratch::<F::P, _>(
         a_panels * a_panel,
@@ -187,16 +192,10 @@ pub(crate) fn run<F: Family>(
                     let (abuf, bbuf) = (&*abuf, &*bbuf);
                     let acc = accumulate || pc > 0;
                     let m_blocks = m.div_ceil(mc);
-                    // Enough tasks for load balance, but each keeps several B panels so the A
-                    // block it loaded into L2 is reused.
-                    let n_chunks = if parallel {
-                        (3 * threads)
-                            .div_ceil(m_blocks)
-                            .clamp(1, b_panels.div_ceil(4).max(1))
-                    } else {
-                        1
-                    };
-                    let panels_per_chunk = b_panels.div_ceil(n_chunks);
+                    // Tasks of `chunk` B panels: small enough to stay in L2 and to give rayon
+                    // many pieces to balance, large enough to reuse each A panel from L1.
+                    let panels_per_chunk = blk.chunk.min(b_panels);
+                    let n_chunks = b_panels.div_ceil(panels_per_chunk);
                     let task = |t: usize| {
                         let (mb, nb) = (t / n_chunks, t % n_chunks);
                         let i0 = mb * mc;

@@ -26,7 +26,10 @@ pub(crate) fn gemv<T: Element>(
     accumulate: bool,
 ) {
     let (k, n) = (b.rows(), b.cols());
-    debug_assert!(x.len() == k && y.len() == n);
+    assert!(
+        x.len() == k && y.len() == n,
+        "gemv called with mismatched lengths"
+    );
     let threads = rayon::current_num_threads();
     let chunk = if threads > 1 && k.saturating_mul(n) >= PARALLEL_MIN_MACS {
         // Multiples of 64 columns keep every chunk vector- and cache-line aligned.

@@ -80,8 +80,9 @@ unsafe fn micro<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
-/// Runs the microkernel over a packed `rows x cols` block: B panels outer so each stays in
-/// L1 while the A panels of the block (resident in L2) stream past it.
+/// Runs the microkernel over a packed `rows x cols` block. A panels are the outer loop:
+/// each `MR x kc` A panel (the broadcast operand, ~21 KiB) stays in L1 while the task's
+/// B panels (the vector operand, a few hundred KiB) stream from L2.
 ///
 /// # Safety
 /// `a` holds `ceil(rows / MR)` packed A panels of depth `kc`, `b` holds `ceil(cols / NR)`
@@ -100,23 +101,38 @@ pub(crate) unsafe fn macro_f32<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let nr = NV * S::LANES;
     debug_assert!(MR * nr <= MAX_TILE);
-    debug_assert!(a.len() >= rows.div_ceil(MR) * MR * kc && b.len() >= cols.div_ceil(nr) * nr * kc);
-    for (jp, j0) in (0..cols).step_by(nr).enumerate() {
-        let bp = b[jp * nr * kc..].as_ptr();
-        for (ip, i0) in (0..rows).step_by(MR).enumerate() {
-            let ap = a[ip * MR * kc..].as_ptr();
+    // Checked in release too: the microkernel reads the panels through raw pointers.
+    assert!(
+        a.len() >= rows.div_ceil(MR) * MR * kc && b.len() >= cols.div_ceil(nr) * nr * kc,
+        "gemm driver bug: packed panels shorter than the block they describe"
+    );
+    for (ip, i0) in (0..rows).step_by(MR).enumerate() {
+        let ap = a[ip * MR * kc..].as_ptr();
+        for (jp, j0) in (0..cols).step_by(nr).enumerate() {
+            let bp = b[jp * nr * kc..].as_ptr();
+            let (h, w) = (MR.min(rows - i0), nr.min(cols - j0));
             unsafe {
-                let acc = micro::<S, MR, NV>(kc, ap, bp);
                 let cp = c.add(i0 * ldc + j0);
-                store_tile::<S, MR, NV>(
-                    &acc,
-                    cp,
-                    ldc,
-                    MR.min(rows - i0),
-                    nr.min(cols - j0),
-                    accumulate,
-                );
+                prefetch_tile::<S>(cp, ldc, h, w);
+                let acc = micro::<S, MR, NV>(kc, ap, bp);
+                store_tile::<S, MR, NV>(&acc, cp, ldc, h, w, accumulate);
             }
+        }
+    }
+}
+
+/// Starts fetching an `h x w` C tile: it is touched only after the k loop, so its misses
+/// then overlap with the compute instead of stalling the stores.
+///
+/// # Safety
+/// The tile must be inside C; `h, w >= 1`.
+#[inline(always)]
+pub(crate) unsafe fn prefetch_tile<S: Simd>(c: *const f32, ldc: usize, h: usize, w: usize) {
+    for i in 0..h {
+        unsafe {
+            let row = c.add(i * ldc);
+            S::prefetch(row);
+            S::prefetch(row.add(w - 1));
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Operands are strided views ([`MatRef`]) of f32, bf16 or f16; C is row-major. Paths:
 //! * `m == 1`: [`gemv`] streams B in place (no packing).
-//! * bf16 x bf16 on a CPU with AVX-512 BF16: `vdpbf16ps` kernel on k-pair packed panels.
+//! * bf16 x bf16 where `vdpbf16ps` is fast (see [`crate::isa::bf16_dot_default`]): the
+//!   dot-product kernel on k-pair packed panels.
 //! * everything else: operands are widened to f32 while packing and run through the f32
 //!   microkernel of the active ISA (14x32 AVX-512, 6x16 AVX2, 4x4 scalar).
 
@@ -11,6 +12,7 @@ mod driver;
 mod gemv;
 mod kernel;
 mod pack;
+mod transpose;
 
 use crate::mat::{check_out, ElemKind, Element, MatRef};
 use crate::{isa, Isa, KernelError};
@@ -38,8 +40,8 @@ pub fn gemm_f32(
 /// [`gemm_f32`] for any mix of f32, bf16 and f16 operands, accumulating in f32.
 ///
 /// The reference semantics are: widen every element to f32 exactly, then multiply and
-/// accumulate in f32 (summation order unspecified). bf16 x bf16 uses `vdpbf16ps` when the
-/// CPU has it; that instruction treats subnormal bf16 inputs as zero.
+/// accumulate in f32 (summation order unspecified). bf16 x bf16 may use `vdpbf16ps`
+/// ([`crate::isa::bf16_dot_active`]), which treats subnormal bf16 inputs as zero.
 ///
 /// # Errors
 /// As [`gemm_f32`].
@@ -79,7 +81,7 @@ pub fn gemm<TA: Element, TB: Element>(
     if TA::KIND == ElemKind::Bf16
         && TB::KIND == ElemKind::Bf16
         && isa == Isa::Avx512
-        && isa::has_bf16_dot()
+        && isa::bf16_dot_active()
     {
         // SAFETY of the reinterpretation: `KIND` says both element types are bf16.
         let (a, b) = unsafe { (retype::<TA, Bf16>(a), retype::<TB, Bf16>(b)) };
@@ -144,8 +146,8 @@ impl<TA: Element, TB: Element> Family for F32Family<'_, TA, TB> {
     type P = f32;
 
     fn blocking(&self) -> Blocking {
-        // KC: a kc x NR B panel (32 KiB for AVX-512) stays in L1 while A streams from L2;
-        // MC: the MC x KC A block (~340 KiB) fits L2 with room for B panels and C.
+        // KC: the MR x KC A panel (21 KiB for AVX-512) stays in L1; a task's 12 B panels
+        // (KC x 384, 576 KiB) stay in L2 next to the MC x KC A block (~500 KiB).
         let (mr, nr) = match self.isa {
             Isa::Avx512 => (TILE_AVX512.0, TILE_AVX512.1 * 16),
             Isa::Avx2 => (TILE_AVX2.0, TILE_AVX2.1 * 8),
@@ -154,9 +156,10 @@ impl<TA: Element, TB: Element> Family for F32Family<'_, TA, TB> {
         Blocking {
             mr,
             nr,
-            kc: 256,
+            kc: 384,
             mc: 336,
             nc: 4096,
+            chunk: 12,
             kstep: 1,
         }
     }
@@ -255,9 +258,10 @@ impl Family for Bf16Family<'_> {
         Blocking {
             mr: bf16::MR,
             nr: bf16::NV * 16,
-            kc: 512,
+            kc: 768,
             mc: 336,
             nc: 4096,
+            chunk: 12,
             kstep: 2,
         }
     }

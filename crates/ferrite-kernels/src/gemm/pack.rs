@@ -59,6 +59,27 @@ pub(crate) fn pack_b_f32<T: Element>(
     nr: usize,
     dst: &mut [f32],
 ) {
+    if b.col_stride() == 1 && cols > 0 {
+        // Rows of B are contiguous: walk k outermost so each source row is read as one
+        // sequential run across all panels (per-panel order would touch a new page for
+        // every k and defeat the prefetchers).
+        let data = b.data();
+        for k in 0..kc {
+            let s = (p0 + k) * b.row_stride() + j0;
+            let mut panels = dst.chunks_exact_mut(nr * kc);
+            for chunk in data[s..s + cols].chunks(nr) {
+                if let Some(panel) = panels.next() {
+                    let d = &mut panel[k * nr..(k + 1) * nr];
+                    convert_run(isa, chunk, &mut d[..chunk.len()]);
+                    d[chunk.len()..].fill(0.0);
+                }
+            }
+            for panel in panels {
+                panel[k * nr..(k + 1) * nr].fill(0.0);
+            }
+        }
+        return;
+    }
     // A B panel is an A panel of the transposed matrix.
     let bt = b.t();
     for (pi, panel) in dst.chunks_exact_mut(nr * kc).enumerate() {
@@ -96,6 +117,20 @@ fn pack_panel<T: Element>(
         for (k, row) in dst.chunks_exact_mut(w).enumerate() {
             let s = base + k * cs;
             convert_run(isa, &data[s..s + w], row);
+        }
+    } else if cs == 1 && isa == Isa::Avx512 && cfg!(target_arch = "x86_64") {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512 is supported (Isa invariant); rows r0..r0 + valid and columns
+        // p0..p0 + kc are in bounds (MatRef invariant); `dst` holds `kc * w` floats.
+        unsafe {
+            super::transpose::pack_rows_transposed(
+                data[base..].as_ptr(),
+                rs,
+                valid,
+                kc,
+                w,
+                dst.as_mut_ptr(),
+            );
         }
     } else if cs == 1 {
         // Rows are contiguous along k: read each row once, scatter with stride `w`.
