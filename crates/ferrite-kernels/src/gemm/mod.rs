@@ -1,7 +1,7 @@
 //! Matrix multiplication `C (+)= A * B` with f32 output.
 //!
 //! Operands are strided views ([`MatRef`]) of f32, bf16 or f16; C is row-major. Paths:
-//! * `m == 1`: [`gemv`] streams B in place (no packing).
+//! * `m == 1` (GEMV): B is streamed in place, without packing.
 //! * bf16 x bf16 where `vdpbf16ps` is fast (see [`crate::isa::bf16_dot_default`]): the
 //!   dot-product kernel on k-pair packed panels.
 //! * everything else: operands are widened to f32 while packing and run through the f32
