@@ -177,6 +177,17 @@ fn f32_large_crosses_every_block_boundary() {
         ldc_pad: 1,
     };
     check(&case, 8, |x| x, |x| x);
+    // m > 4096: A is packed in several row slabs.
+    let case = Case {
+        m: 4200,
+        n: 17,
+        k: 33,
+        la: Layout::RowMajor,
+        lb: Layout::ColMajor,
+        accumulate: true,
+        ldc_pad: 2,
+    };
+    check(&case, 9, |x| x, |x| x);
 }
 
 #[test]

@@ -124,6 +124,10 @@ impl OutPtr {
 /// several microseconds, which is more than such a product takes on one core.
 const PARALLEL_MIN_MACS: usize = 1 << 21;
 
+/// Rows of A packed at once. Bounds the A scratch buffer (`MAX_ROWS x kc`, 6 MiB for f32)
+/// for tall products; B is repacked once per such slab, negligible next to its compute.
+const MAX_ROWS: usize = 4096;
+
 /// `C (+)= A * B` for an `m x n x k` product described by `fam`, with `c` row-major with
 /// row stride `ldc`. `m, n, k > 0`.
 pub(crate) fn run<F: Family>(
@@ -135,95 +139,112 @@ pub(crate) fn run<F: Family>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let blk = fam.blocking();
-    let threads = rayon::current_num_threads();
-    let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS;
-    // Even out the k slices and the row blocks so no slice or block is a sliver.
-    let kc = k.div_ceil(k.div_ceil(blk.kc)).next_multiple_of(blk.kstep);
-    let mc = m.div_ceil(m.div_ceil(blk.mc)).next_multiple_of(blk.mr);
-    let nc = blk.nc.min(n.next_multiple_of(blk.nr));
-    let a_panel = blk.mr * kc;
-    let b_panel = blk.nr * kc;
-    let a_panels = m.div_ceil(blk.mr);
-    let out = OutPtr(c.as_mut_ptr());
     assert!(
         c.len() >= (m - 1) * ldc + n,
         "gemm driver called with an unchecked output"
     );
+    let threads = rayon::current_num_threads();
+    let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS;
+    let shape = Shape {
+        n,
+        k,
+        ldc,
+        accumulate,
+        threads: if parallel { threads } else { 1 },
+    };
+    for i_off in (0..m).step_by(MAX_ROWS) {
+        let rows = MAX_ROWS.min(m - i_off);
+        run_rows(
+            fam,
+            &shape,
+            i_off,
+            rows,
+            OutPtr(c[i_off * ldc..].as_mut_ptr()),
+        );
+    }
+}
 
-    with_scratch::<F::P, _>(
-        a_panels * a_panel,
-        nc.div_ceil(blk.nr) * b_panel,
-        |abuf, bbuf| {
-            for jc in (0..n).step_by(nc) {
-                let ncb = nc.min(n - jc);
-                let b_panels = ncb.div_ceil(blk.nr);
-                for pc in (0..k).step_by(kc) {
-                    let kcb = kc.min(k - pc);
-                    let kcp = kcb.next_multiple_of(blk.kstep);
-                    let (ap, bp) = (blk.mr * kcp, blk.nr * kcp);
-                    let abuf = &mut abuf[..a_panels * ap];
-                    let bbuf = &mut bbuf[..b_panels * bp];
-                    let (pa, pb) = if parallel {
-                        (
-                            a_panels.div_ceil(4 * threads),
-                            b_panels.div_ceil(4 * threads),
-                        )
-                    } else {
-                        (a_panels, b_panels)
-                    };
-                    let pack_a = |(ci, chunk): (usize, &mut [F::P])| {
-                        let i0 = ci * pa * blk.mr;
-                        fam.pack_a(i0, (m - i0).min(pa * blk.mr), pc, kcb, chunk);
-                    };
-                    let pack_b = |(ci, chunk): (usize, &mut [F::P])| {
-                        let j0 = ci * pb * blk.nr;
-                        fam.pack_b(jc + j0, (ncb - j0).min(pb * blk.nr), pc, kcb, chunk);
-                    };
-                    if parallel {
-                        rayon::join(
-                            || abuf.par_chunks_mut(pa * ap).enumerate().for_each(pack_a),
-                            || bbuf.par_chunks_mut(pb * bp).enumerate().for_each(pack_b),
-                        );
-                    } else {
-                        abuf.chunks_mut(pa * ap).enumerate().for_each(pack_a);
-                        bbuf.chunks_mut(pb * bp).enumerate().for_each(pack_b);
+/// What stays fixed across the row slabs of one product.
+struct Shape {
+    n: usize,
+    k: usize,
+    ldc: usize,
+    accumulate: bool,
+    /// 1 when the product runs on the calling thread only.
+    threads: usize,
+}
+
+/// Rows `[i_off, i_off + m)` of the product; `out` points at C's row `i_off`.
+fn run_rows<F: Family>(fam: &F, sh: &Shape, i_off: usize, m: usize, out: OutPtr) {
+    let blk = fam.blocking();
+    let (n, k, threads) = (sh.n, sh.k, sh.threads);
+    let parallel = threads > 1;
+    // Even out the k slices and the row blocks so no slice or block is a sliver.
+    let kc = k.div_ceil(k.div_ceil(blk.kc)).next_multiple_of(blk.kstep);
+    let mc = m.div_ceil(m.div_ceil(blk.mc)).next_multiple_of(blk.mr);
+    let nc = blk.nc.min(n.next_multiple_of(blk.nr));
+    let a_panels = m.div_ceil(blk.mr);
+    let na = a_panels * blk.mr * kc;
+    let nb = nc.div_ceil(blk.nr) * blk.nr * kc;
+    with_scratch::<F::P, _>(na, nb, |abuf, bbuf| {
+        for jc in (0..n).step_by(nc) {
+            let ncb = nc.min(n - jc);
+            let b_panels = ncb.div_ceil(blk.nr);
+            for pc in (0..k).step_by(kc) {
+                let kcb = kc.min(k - pc);
+                let kcp = kcb.next_multiple_of(blk.kstep);
+                let (ap, bp) = (blk.mr * kcp, blk.nr * kcp);
+                let abuf = &mut abuf[..a_panels * ap];
+                let bbuf = &mut bbuf[..b_panels * bp];
+                // Packing is uniform work: a few chunks per thread is enough to balance.
+                let pa = a_panels.div_ceil(4 * threads);
+                let pb = b_panels.div_ceil(4 * threads);
+                let pack_a = |(ci, chunk): (usize, &mut [F::P])| {
+                    let i0 = ci * pa * blk.mr;
+                    fam.pack_a(i_off + i0, (m - i0).min(pa * blk.mr), pc, kcb, chunk);
+                };
+                let pack_b = |(ci, chunk): (usize, &mut [F::P])| {
+                    let j0 = ci * pb * blk.nr;
+                    fam.pack_b(jc + j0, (ncb - j0).min(pb * blk.nr), pc, kcb, chunk);
+                };
+                if parallel {
+                    rayon::join(
+                        || abuf.par_chunks_mut(pa * ap).enumerate().for_each(pack_a),
+                        || bbuf.par_chunks_mut(pb * bp).enumerate().for_each(pack_b),
+                    );
+                } else {
+                    abuf.chunks_mut(pa * ap).enumerate().for_each(pack_a);
+                    bbuf.chunks_mut(pb * bp).enumerate().for_each(pack_b);
+                }
+                let (abuf, bbuf) = (&*abuf, &*bbuf);
+                let acc = sh.accumulate || pc > 0;
+                // Tasks of `chunk` B panels: small enough to stay in L2 and to give rayon
+                // many pieces to balance, large enough to reuse each A panel from L1.
+                let per_chunk = blk.chunk.min(b_panels);
+                let n_chunks = b_panels.div_ceil(per_chunk);
+                let task = |t: usize| {
+                    let (mb, nb) = (t / n_chunks, t % n_chunks);
+                    let i0 = mb * mc;
+                    let rows = mc.min(m - i0);
+                    let j0 = nb * per_chunk * blk.nr;
+                    let cols = (per_chunk * blk.nr).min(ncb - j0);
+                    let a_blk = &abuf[(i0 / blk.mr) * ap..];
+                    let b_blk = &bbuf[nb * per_chunk * bp..];
+                    // SAFETY: task (mb, nb) owns rows [i0, i0 + rows) x columns
+                    // [jc + j0, jc + j0 + cols) of this slab of C, disjoint from every other
+                    // task, and in bounds of `c` (checked in `run`).
+                    unsafe {
+                        let cp = out.get().add(i0 * sh.ldc + jc + j0);
+                        fam.compute(kcp, a_blk, b_blk, cp, sh.ldc, rows, cols, acc);
                     }
-                    let (abuf, bbuf) = (&*abuf, &*bbuf);
-                    let acc = accumulate || pc > 0;
-                    let m_blocks = m.div_ceil(mc);
-                    // Tasks of `chunk` B panels: small enough to stay in L2 and to give rayon
-                    // many pieces to balance, large enough to reuse each A panel from L1.
-                    let panels_per_chunk = blk.chunk.min(b_panels);
-                    let n_chunks = b_panels.div_ceil(panels_per_chunk);
-                    let task = |t: usize| {
-                        let (mb, nb) = (t / n_chunks, t % n_chunks);
-                        let i0 = mb * mc;
-                        let rows = mc.min(m - i0);
-                        let p0 = nb * panels_per_chunk;
-                        if p0 >= b_panels {
-                            return;
-                        }
-                        let j0 = p0 * blk.nr;
-                        let cols = (panels_per_chunk * blk.nr).min(ncb - j0);
-                        let a_blk = &abuf[(i0 / blk.mr) * ap..];
-                        let b_blk = &bbuf[p0 * bp..];
-                        // SAFETY: task (mb, nb) owns rows [i0, i0 + rows) x columns
-                        // [jc + j0, jc + j0 + cols) of C, disjoint from every other task, and
-                        // that block is in bounds of `c` (checked by the caller).
-                        unsafe {
-                            let cp = out.get().add(i0 * ldc + jc + j0);
-                            fam.compute(kcp, a_blk, b_blk, cp, ldc, rows, cols, acc);
-                        }
-                    };
-                    let tasks = m_blocks * n_chunks;
-                    if parallel {
-                        (0..tasks).into_par_iter().for_each(task);
-                    } else {
-                        (0..tasks).for_each(task);
-                    }
+                };
+                let tasks = m.div_ceil(mc) * n_chunks;
+                if parallel {
+                    (0..tasks).into_par_iter().for_each(task);
+                } else {
+                    (0..tasks).for_each(task);
                 }
             }
-        },
-    );
+        }
+    });
 }

@@ -123,11 +123,34 @@ fn gemv_row<TA: Element, TB: Element>(
         let x = unsafe { std::slice::from_raw_parts(start, k) };
         return gemv::gemv(isa, x, b, y, accumulate);
     }
-    let x: Vec<f32> = (0..k)
-        .filter_map(|j| a.get(0, j))
-        .map(Element::to_f32)
-        .collect();
-    gemv::gemv(isa, &x, b, y, accumulate);
+    let widen = |x: &mut Vec<f32>| {
+        x.clear();
+        x.resize(k, 0.0);
+        if a.col_stride() == 1 {
+            crate::convert::widen_with(isa, &a.data()[..k], x);
+        } else {
+            for (j, v) in x.iter_mut().enumerate() {
+                *v = a.get(0, j).map_or(0.0, Element::to_f32);
+            }
+        }
+    };
+    // The widened row lives in a reused per-thread buffer; a re-entrant call on the same
+    // thread (rayon work-stealing) gets a fresh one.
+    ROW.with(|r| match r.try_borrow_mut() {
+        Ok(mut x) => {
+            widen(&mut x);
+            gemv::gemv(isa, &x, b, y, accumulate);
+        }
+        Err(_) => {
+            let mut x = Vec::new();
+            widen(&mut x);
+            gemv::gemv(isa, &x, b, y, accumulate);
+        }
+    });
+}
+
+thread_local! {
+    static ROW: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// f32 microkernels with operands of any element type widened while packing.
