@@ -290,11 +290,11 @@ impl Family for Bf16Family<'_> {
     }
 
     fn pack_a(&self, i0: usize, rows: usize, p0: usize, kc: usize, dst: &mut [u16]) {
-        pack::pack_a_bf16(&self.a, i0, rows, p0, kc, bf16::MR, dst);
+        bf16::pack_a(&self.a, i0, rows, p0, kc, dst);
     }
 
     fn pack_b(&self, j0: usize, cols: usize, p0: usize, kc: usize, dst: &mut [u16]) {
-        pack::pack_b_bf16(&self.b, j0, cols, p0, kc, bf16::NV * 16, dst);
+        bf16::pack_b(&self.b, j0, cols, p0, kc, dst);
     }
 
     unsafe fn compute(

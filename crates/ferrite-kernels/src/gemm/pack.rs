@@ -1,17 +1,12 @@
 //! Packing of strided operands into the panel layouts the microkernels stream through.
 //!
-//! f32 layout: an A panel holds `mr` rows, stored k-major (`dst[k * mr + i]`); a B panel
-//! holds `nr` columns, stored k-major (`dst[k * nr + j]`). Rows/columns past the matrix
-//! edge are zero so the kernels always compute full tiles.
-//!
-//! bf16-pair layout (for `vdpbf16ps`, which multiplies adjacent bf16 pairs): k is grouped
-//! in pairs, `dst[(k / 2) * 2 * w + 2 * i + k % 2]` for panel width `w`; an odd `kc` is
-//! zero-padded to even.
+//! An A panel holds `mr` rows, stored k-major (`dst[k * mr + i]`); a B panel holds `nr`
+//! columns, stored k-major (`dst[k * nr + j]`). Rows/columns past the matrix edge are zero
+//! so the kernels always compute full tiles. (The bf16-pair layout is in `bf16.rs`.)
 
 use crate::convert;
 use crate::mat::{ElemKind, Element, MatRef};
 use crate::Isa;
-use half::bf16;
 
 /// Converts a contiguous run, using the vector converters for the half types.
 #[inline]
@@ -144,84 +139,6 @@ fn pack_panel<T: Element>(
         for (k, row) in dst.chunks_exact_mut(w).enumerate() {
             for (i, d) in row[..valid].iter_mut().enumerate() {
                 *d = data[base + i * rs + k * cs].to_f32();
-            }
-        }
-    }
-}
-
-/// bf16-pair version of [`pack_a_f32`]; `kc` may be odd, panels hold `round_up(kc, 2)` k.
-pub(crate) fn pack_a_bf16(
-    a: &MatRef<'_, bf16>,
-    i0: usize,
-    rows: usize,
-    p0: usize,
-    kc: usize,
-    mr: usize,
-    dst: &mut [u16],
-) {
-    let kp = kc.next_multiple_of(2);
-    for (pi, panel) in dst.chunks_exact_mut(mr * kp).enumerate() {
-        let r0 = pi * mr;
-        let valid = mr.min(rows.saturating_sub(r0));
-        pack_panel_pairs(a, i0 + r0, valid, p0, kc, mr, panel);
-    }
-}
-
-/// bf16-pair version of [`pack_b_f32`].
-pub(crate) fn pack_b_bf16(
-    b: &MatRef<'_, bf16>,
-    j0: usize,
-    cols: usize,
-    p0: usize,
-    kc: usize,
-    nr: usize,
-    dst: &mut [u16],
-) {
-    let bt = b.t();
-    let kp = kc.next_multiple_of(2);
-    for (pi, panel) in dst.chunks_exact_mut(nr * kp).enumerate() {
-        let c0 = pi * nr;
-        let valid = nr.min(cols.saturating_sub(c0));
-        pack_panel_pairs(&bt, j0 + c0, valid, p0, kc, nr, panel);
-    }
-}
-
-/// `dst[(k / 2) * 2w + 2i + k % 2] = m(r0 + i, p0 + k)`, zero-padded in i and k.
-fn pack_panel_pairs(
-    m: &MatRef<'_, bf16>,
-    r0: usize,
-    valid: usize,
-    p0: usize,
-    kc: usize,
-    w: usize,
-    dst: &mut [u16],
-) {
-    let data = m.data();
-    let (rs, cs) = (m.row_stride(), m.col_stride());
-    if valid < w || !kc.is_multiple_of(2) {
-        dst.fill(0);
-    }
-    if valid == 0 {
-        return;
-    }
-    let base = r0 * rs + p0 * cs;
-    if cs == 1 {
-        for i in 0..valid {
-            let s = base + i * rs;
-            for (k, v) in data[s..s + kc].iter().enumerate() {
-                dst[(k / 2) * 2 * w + 2 * i + k % 2] = v.to_bits();
-            }
-        }
-    } else {
-        for (kk, group) in dst.chunks_exact_mut(2 * w).enumerate() {
-            for half in 0..2 {
-                let k = 2 * kk + half;
-                if k >= kc {
-                    break;
-                }
-                for i in 0..valid {
-                    group[2 * i + half] = data[base + i * rs + k * cs].to_bits();
-                }
             }
         }
     }

@@ -86,7 +86,10 @@ pub(crate) unsafe fn pack_rows_transposed<T: Element>(
         for k in full..kc {
             for i in 0..rows {
                 // SAFETY: as above, element-wise for the k tail.
-                unsafe { *dst.add(k * w + g + i) = (*src.add((g + i) * rs + k)).to_f32() };
+                // (Unaligned: bf16 pairs are packed through this routine as f32 bits.)
+                unsafe {
+                    *dst.add(k * w + g + i) = src.add((g + i) * rs + k).read_unaligned().to_f32()
+                };
             }
         }
     }
