@@ -11,7 +11,8 @@
 //! Metadata: safetensors `__metadata__` strings become GGUF string values;
 //! GGUF strings become `__metadata__` strings, and every other GGUF value is
 //! stored as its JSON text (`42`, `true`, `["a","b"]`), since safetensors
-//! metadata holds only strings.
+//! metadata holds only strings. Going back, they stay strings, except
+//! `general.alignment`, which becomes a u32 again.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,16 @@ fn target(path: &Path) -> crate::Result<Target> {
     }
 }
 
+/// A safetensors metadata string as a GGUF value: a string, except
+/// `general.alignment`, which GGUF requires to be a u32 and which a GGUF →
+/// safetensors conversion stored as its decimal text.
+fn gguf_value(key: &str, text: &str) -> Value {
+    match text.parse() {
+        Ok(a) if key == "general.alignment" => Value::U32(a),
+        _ => Value::String(text.to_string()),
+    }
+}
+
 pub fn run(args: Args) -> crate::Result<()> {
     let target = target(&args.output)?;
     let model = ModelFile::open(&args.input)?;
@@ -73,7 +84,7 @@ pub fn run(args: Args) -> crate::Result<()> {
                     w.add_metadata(k.clone(), v.clone());
                 }),
                 ModelFile::SafeTensors(st) => st.metadata().iter().for_each(|(k, v)| {
-                    w.add_metadata(k.clone(), Value::String(v.clone()));
+                    w.add_metadata(k.clone(), gguf_value(k, v));
                 }),
             }
             for t in tensors {

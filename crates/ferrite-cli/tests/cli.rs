@@ -189,6 +189,28 @@ fn convert_round_trips() {
         &ModelFile::open(p("d.gguf")).expect("d"),
         &ModelFile::SafeTensors(e),
     );
+
+    // A custom alignment survives GGUF -> safetensors -> GGUF.
+    let mut w = GgufWriter::new();
+    w.add_metadata("general.alignment", Value::U32(64))
+        .add_tensor("t", arr(&[3], DType::F32, 0))
+        .add_tensor("u", arr(&[5], DType::F32, 1));
+    w.write(p("f.gguf")).expect("write");
+    assert!(ferrite(&["convert", &p("f.gguf"), &p("g.safetensors")])
+        .status
+        .success());
+    assert!(ferrite(&["convert", &p("g.safetensors"), &p("h.gguf")])
+        .status
+        .success());
+    let h = Gguf::open(p("h.gguf")).expect("h");
+    assert_eq!(
+        (h.alignment(), h.get("general.alignment")),
+        (64, Some(&Value::U32(64)))
+    );
+    same_tensors(
+        &ModelFile::open(p("f.gguf")).expect("f"),
+        &ModelFile::Gguf(h),
+    );
 }
 
 #[test]

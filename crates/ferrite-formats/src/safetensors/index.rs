@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Component, Path};
 
+use ferrite_core::HostBytes;
 use serde::Deserialize;
 
 use super::{header, SafeTensors, Shard, MAX_HEADER_BYTES};
@@ -54,10 +55,7 @@ pub(super) fn open(index_path: &Path) -> Result<SafeTensors> {
         }
         let path = dir.join(rel);
         let source = Source::map(&path)?;
-        let h = {
-            use ferrite_core::HostBytes;
-            header::parse(source.bytes()).map_err(|b| b.at(&path))?
-        };
+        let h = header::parse(source.bytes()).map_err(|b| b.at(&path))?;
         for (k, v) in &h.metadata {
             metadata.entry(k.clone()).or_insert_with(|| v.clone());
         }

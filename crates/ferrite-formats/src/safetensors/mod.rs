@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferrite_core::Array;
+use ferrite_core::{Array, HostBytes};
 
 use crate::error::{Error, Result};
 use crate::source::Source;
@@ -79,7 +79,6 @@ impl SafeTensors {
     }
 
     fn from_source(path: &Path, source: Arc<Source>) -> Result<SafeTensors> {
-        use ferrite_core::HostBytes;
         let h = header::parse(source.bytes()).map_err(|b| b.at(path))?;
         let shard = Shard {
             path: path.to_path_buf(),

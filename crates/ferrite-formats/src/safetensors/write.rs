@@ -32,10 +32,9 @@ pub struct SafeTensorsWriter {
     tensors: Vec<(String, Array)>,
 }
 
-/// A planned tensor: its index in `tensors`, dtype name and byte range.
+/// A planned tensor: its index in `tensors` and its range in the data section.
 struct Slot {
     index: usize,
-    dtype: &'static str,
     begin: u64,
     end: u64,
 }
@@ -107,28 +106,26 @@ impl SafeTensorsWriter {
 
     /// Validates the tensors and builds the padded JSON header.
     fn plan(&self, path: &Path) -> Result<(Vec<u8>, Vec<Slot>)> {
+        let fail = |msg: String| Error::format(path, msg);
         let mut seen = HashSet::new();
-        let mut order: Vec<usize> = (0..self.tensors.len()).collect();
+        let mut dtype_names = Vec::with_capacity(self.tensors.len());
         for (name, array) in &self.tensors {
             if name == "__metadata__" || !seen.insert(name.as_str()) {
-                return Err(Error::format(
-                    path,
-                    format!("tensor name '{name}' is reserved or used twice"),
-                ));
+                return Err(fail(format!(
+                    "tensor name '{name}' is reserved or used twice"
+                )));
             }
-            if dtype::to_name(array.dtype()).is_none() {
-                return Err(Error::format(
-                    path,
-                    format!(
-                        "tensor '{name}' has dtype {}, which safetensors cannot store",
-                        array.dtype()
-                    ),
-                ));
-            }
+            let Some(dtype_name) = dtype::to_name(array.dtype()) else {
+                let dt = array.dtype();
+                return Err(fail(format!(
+                    "tensor '{name}' has dtype {dt}, which safetensors cannot store"
+                )));
+            };
+            dtype_names.push(dtype_name);
         }
+        let mut order: Vec<usize> = (0..self.tensors.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(dtype::element_size(self.tensors[i].1.dtype())));
 
-        let mut slots = Vec::with_capacity(order.len());
         let mut json = serde_json::Map::new();
         if !self.metadata.is_empty() {
             let meta = self
@@ -138,41 +135,30 @@ impl SafeTensorsWriter {
                 .collect();
             json.insert("__metadata__".into(), serde_json::Value::Object(meta));
         }
+        let mut slots = Vec::with_capacity(order.len());
         let mut offset = 0u64;
         for index in order {
             let (name, array) = &self.tensors[index];
-            let dt = array.dtype();
-            let elements = array
-                .shape()
-                .iter()
-                .try_fold(1u64, |a, &d| a.checked_mul(d as u64));
-            let Some(size) = elements.and_then(|n| dt.bytes_for(n)) else {
-                return Err(Error::format(
-                    path,
-                    format!(
-                        "tensor '{name}': size of shape {:?} overflows",
-                        array.shape()
-                    ),
-                ));
+            let shape = array.shape();
+            let elements = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+            let Some(size) = elements.and_then(|n| array.dtype().bytes_for(n)) else {
+                return Err(fail(format!(
+                    "tensor '{name}': size of shape {shape:?} overflows"
+                )));
             };
-            let slot = Slot {
-                index,
-                dtype: dtype::to_name(dt).unwrap_or("?"),
-                begin: offset,
-                end: offset + size,
-            };
+            let (begin, end) = (offset, offset + size);
             json.insert(
                 name.clone(),
-                serde_json::json!({"dtype": slot.dtype, "shape": array.shape(), "data_offsets": [slot.begin, slot.end]}),
+                serde_json::json!({"dtype": dtype_names[index], "shape": shape, "data_offsets": [begin, end]}),
             );
-            offset = slot.end;
-            slots.push(slot);
+            slots.push(Slot { index, begin, end });
+            offset = end;
         }
-        let mut header = serde_json::to_vec(&json)
-            .map_err(|e| Error::format(path, format!("cannot encode header: {e}")))?;
+        let mut header =
+            serde_json::to_vec(&json).map_err(|e| fail(format!("cannot encode header: {e}")))?;
         // Padding keeps the data section 8-byte aligned.
         header.resize(
-            header.len() + padding(8 + header.len() as u64, 8) as usize,
+            header.len() + padding(header.len() as u64, 8) as usize,
             b' ',
         );
         Ok((header, slots))
