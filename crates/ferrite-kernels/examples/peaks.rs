@@ -25,16 +25,22 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> Duration {
         .unwrap_or_default()
 }
 
-/// Runs `f(thread_index)` on `threads` OS threads at once; returns the wall time.
-fn on_threads(threads: usize, f: impl Fn(usize) + Sync) -> Duration {
-    let t = Instant::now();
+/// Runs `f(thread_index)` on `threads` OS threads at once; returns the sum of results.
+fn on_threads(threads: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
     std::thread::scope(|s| {
-        for i in 0..threads {
-            let f = &f;
-            s.spawn(move || f(i));
-        }
-    });
-    t.elapsed()
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                s.spawn({
+                    let f = &f;
+                    move || f(i)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(f64::NAN))
+            .sum()
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -82,21 +88,11 @@ mod loops {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn compute_peak(name: &str, threads: usize, f: fn(usize) -> f64) -> f64 {
     let iters = 20_000_000;
     let mut flops = 0.0;
-    let t = best_of(3, || {
-        flops = 0.0;
-        let per: Vec<f64> = vec![0.0; threads];
-        let per = std::sync::Mutex::new(per);
-        on_threads(threads, |i| {
-            let v = f(iters);
-            if let Ok(mut p) = per.lock() {
-                p[i] = v;
-            }
-        });
-        flops = per.into_inner().map(|v| v.iter().sum()).unwrap_or(0.0);
-    });
+    let t = best_of(3, || flops = on_threads(threads, |_| f(iters)));
     let g = flops / t.as_secs_f64() / 1e9;
     println!("{name:<28} {threads} thread(s): {g:8.1} GFLOP/s");
     g
@@ -109,9 +105,10 @@ fn bandwidth(name: &str, bytes: usize, threads: usize, passes: usize) {
     let t = best_of(3, || {
         on_threads(threads, |i| {
             let part = &buf[i * chunk..(i + 1) * chunk];
-            for _ in 0..passes {
-                black_box(sum(black_box(part)));
-            }
+            (0..passes)
+                .map(|_| sum(black_box(part)))
+                .sum::<f32>()
+                .into()
         });
     });
     let gbs = (chunk * threads * 4 * passes) as f64 / t.as_secs_f64() / 1e9;

@@ -17,6 +17,7 @@ mod transpose;
 use crate::mat::{check_out, ElemKind, Element, MatRef};
 use crate::{isa, Isa, KernelError};
 use driver::{Blocking, Family};
+#[cfg(target_arch = "x86_64")]
 use half::bf16 as Bf16;
 
 /// `C = A * B` (or `C += A * B` when `accumulate`) for f32 operands.
