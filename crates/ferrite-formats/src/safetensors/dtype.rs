@@ -1,10 +1,5 @@
-//! safetensors dtype names and Ferrite dtypes.
-//!
-//! Ferrite computes with BOOL, U8, I8, I32, I64, F16, BF16 and F32. F64 and I16
-//! have GGML types, so they are carried as opaque [`DType::Block`] data (read,
-//! written and converted to GGUF, not computed with). The remaining safetensors
-//! dtypes (U16, U32, U64, C64 and the sub-byte and 8-bit floats) have neither
-//! and are rejected when the file is opened.
+//! safetensors dtype names and Ferrite dtypes (the mapping is described in
+//! the parent module).
 
 use ferrite_core::{DType, GgmlType};
 

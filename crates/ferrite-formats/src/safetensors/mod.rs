@@ -1,5 +1,17 @@
 //! safetensors: one file, or a sharded model described by
 //! `model.safetensors.index.json`.
+//!
+//! Dtypes: BOOL, U8, I8, I32, I64, F16, BF16 and F32 map to the Ferrite dtype
+//! of the same name. F64 and I16 have GGML types, so they are carried as
+//! opaque [`ferrite_core::DType::Block`] data (read, written and converted to
+//! GGUF, not computed with). U16, U32, U64, C64 and the 8-, 6- and 4-bit
+//! floats have neither: opening a file holding one fails with "unsupported
+//! dtype U32 in tensor 'x'".
+//!
+//! Validation goes beyond the reference reader in one respect and stops short
+//! in another: duplicate JSON keys are rejected (a JSON map would silently
+//! keep one), while gaps between tensors' data are allowed (they are harmless;
+//! the reference rejects them). Unknown fields in a tensor entry are ignored.
 
 mod dtype;
 mod header;
