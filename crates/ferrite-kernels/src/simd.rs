@@ -107,7 +107,11 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     unsafe fn fma(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
+        // `f32::mul_add` is a libm call on baseline x86_64. In f64 the product is exact
+        // and the sum rounds once before the final rounding; that double rounding can only
+        // matter in rare halfway cases, and the error-free transformations built on `fma`
+        // (`fma(a, b, -ab)`) have exactly representable results, so they stay exact.
+        ((a as f64) * (b as f64) + (c as f64)) as f32
     }
     #[inline(always)]
     unsafe fn madd(a: f32, b: f32, c: f32) -> f32 {
@@ -143,7 +147,15 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     unsafe fn round(a: f32) -> f32 {
-        a.round_ties_even()
+        // Adding and removing 1.5 * 2^23 rounds to an integer with the current (nearest
+        // even) mode, inline, unlike `round_ties_even` on baseline x86_64; beyond 2^22
+        // every f32 is already an integer.
+        const MAGIC: f32 = 12_582_912.0;
+        if a.abs() < 4_194_304.0 {
+            ((a.abs() + MAGIC) - MAGIC).copysign(a)
+        } else {
+            a
+        }
     }
     #[inline(always)]
     unsafe fn lt(a: f32, b: f32) -> bool {
