@@ -127,6 +127,19 @@ fn pack_panel<T: Element>(
                 dst.as_mut_ptr(),
             );
         }
+    } else if cs == 1 && isa == Isa::Avx2 && cfg!(target_arch = "x86_64") {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as for AVX-512 above, with AVX2 supported.
+        unsafe {
+            super::transpose::pack_rows_transposed_avx2(
+                data[base..].as_ptr(),
+                rs,
+                valid,
+                kc,
+                w,
+                dst.as_mut_ptr(),
+            );
+        }
     } else if cs == 1 {
         // Rows are contiguous along k: read each row once, scatter with stride `w`.
         for i in 0..valid {
