@@ -3,7 +3,8 @@
 
 Prints one JSON object per line: name, shape, Ferrite's and MLX's median
 seconds, and ratio = mlx_s / ferrite_s (above 1.0 means Ferrite is faster);
-where a physical peak applies, also Ferrite's GFLOP/s or GB/s.
+for f32 matmul also NumPy's (OpenBLAS) median and ratio_vs_numpy; where a
+physical peak applies, also Ferrite's GFLOP/s or GB/s.
 
     python3 bench/vs_mlx.py [NAME_FILTER]      (from the repo root, inside .venv)
 """
@@ -15,6 +16,7 @@ import time
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,6 +79,16 @@ def mlx_case(name, shape):
     return None
 
 
+def numpy_case(name, shape):
+    """OpenBLAS through NumPy, the practical bar for f32 GEMM on a CPU."""
+    if name != "matmul_f32":
+        return None
+    m, k, n = [int(x) for x in shape.split("x")]
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    return lambda: a @ b
+
+
 def main():
     filt = sys.argv[1] if len(sys.argv) > 1 else ""
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ferrite-cpu", "--example", "bench_ops"], cwd=ROOT, check=True)
@@ -88,6 +100,10 @@ def main():
         if fn is not None:
             rec["mlx_s"] = median(fn)
             rec["ratio"] = round(rec["mlx_s"] / rec["ferrite_s"], 3)
+        fn = numpy_case(rec["name"], rec["shape"])
+        if fn is not None:
+            rec["numpy_s"] = median(fn)
+            rec["ratio_vs_numpy"] = round(rec["numpy_s"] / rec["ferrite_s"], 3)
         if "flops" in rec:
             rec["ferrite_gflops"] = round(rec["flops"] / rec["ferrite_s"] / 1e9, 1)
         if "bytes" in rec:
