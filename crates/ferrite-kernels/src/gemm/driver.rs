@@ -64,10 +64,12 @@ pub(crate) trait Family: Sync {
 #[repr(C, align(64))]
 struct Line([u8; 64]);
 
+/// Two sets of packing buffers: while the cores compute on one k slice, the next one is
+/// packed into the other.
 #[derive(Default)]
 struct Scratch {
-    a: Vec<Line>,
-    b: Vec<Line>,
+    a: [Vec<Line>; 2],
+    b: [Vec<Line>; 2],
 }
 
 thread_local! {
@@ -84,23 +86,28 @@ fn as_elems<P: PackElem>(buf: &mut Vec<Line>, n: usize) -> &mut [P] {
     unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<P>(), n) }
 }
 
-/// Runs `f` with packing buffers of `na` and `nb` elements, reusing this thread's buffers
-/// (no allocation in steady state). A nested call on the same thread, which rayon
+/// One A and one B packing buffer.
+type Bufs<'a, P> = (&'a mut [P], &'a mut [P]);
+
+/// Runs `f` with two buffer sets of `na` (A) and `nb` (B) elements, reusing this thread's
+/// buffers (no allocation in steady state). A nested call on the same thread, which rayon
 /// work-stealing can cause while this thread waits, gets fresh buffers instead.
 fn with_scratch<P: PackElem, R>(
     na: usize,
     nb: usize,
-    f: impl FnOnce(&mut [P], &mut [P]) -> R,
+    f: impl for<'s> FnOnce(Bufs<'s, P>, Bufs<'s, P>) -> R,
 ) -> R {
+    let run = |s: &mut Scratch| {
+        let [a0, a1] = &mut s.a;
+        let [b0, b1] = &mut s.b;
+        f(
+            (as_elems(a0, na), as_elems(b0, nb)),
+            (as_elems(a1, na), as_elems(b1, nb)),
+        )
+    };
     SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => {
-            let s = &mut *s;
-            f(as_elems(&mut s.a, na), as_elems(&mut s.b, nb))
-        }
-        Err(_) => {
-            let mut s = Scratch::default();
-            f(as_elems(&mut s.a, na), as_elems(&mut s.b, nb))
-        }
+        Ok(mut s) => run(&mut s),
+        Err(_) => run(&mut Scratch::default()),
     })
 }
 
@@ -124,7 +131,7 @@ impl OutPtr {
 /// several microseconds, which is more than such a product takes on one core.
 const PARALLEL_MIN_MACS: usize = 1 << 21;
 
-/// Rows of A packed at once. Bounds the A scratch buffer (`MAX_ROWS x kc`, 6 MiB for f32)
+/// Rows of A packed at once. Bounds the A scratch buffers (2 x `MAX_ROWS x kc`, 6 MiB each)
 /// for tall products; B is repacked once per such slab, negligible next to its compute.
 const MAX_ROWS: usize = 4096;
 
@@ -174,77 +181,157 @@ struct Shape {
     threads: usize,
 }
 
+/// One `kc x nc` step of the loop nest: B columns `[jc, jc + ncb)`, k `[pc, pc + kcb)`.
+#[derive(Clone, Copy)]
+struct Step {
+    jc: usize,
+    ncb: usize,
+    pc: usize,
+    kcb: usize,
+}
+
 /// Rows `[i_off, i_off + m)` of the product; `out` points at C's row `i_off`.
+///
+/// Steps are software-pipelined: one parallel region computes step `s` from one buffer set
+/// while packing step `s + 1` into the other, so a core that runs out of compute tasks
+/// packs (memory-bound work overlapping the other core's FMAs) and there is one fork/join
+/// per step instead of two.
 fn run_rows<F: Family>(fam: &F, sh: &Shape, i_off: usize, m: usize, out: OutPtr) {
     let blk = fam.blocking();
-    let (n, k, threads) = (sh.n, sh.k, sh.threads);
-    let parallel = threads > 1;
+    let (n, k) = (sh.n, sh.k);
     // Even out the k slices and the row blocks so no slice or block is a sliver.
     let kc = k.div_ceil(k.div_ceil(blk.kc)).next_multiple_of(blk.kstep);
-    let mc = m.div_ceil(m.div_ceil(blk.mc)).next_multiple_of(blk.mr);
     let nc = blk.nc.min(n.next_multiple_of(blk.nr));
-    let a_panels = m.div_ceil(blk.mr);
-    let na = a_panels * blk.mr * kc;
+    let na = m.div_ceil(blk.mr) * blk.mr * kc;
     let nb = nc.div_ceil(blk.nr) * blk.nr * kc;
-    with_scratch::<F::P, _>(na, nb, |abuf, bbuf| {
-        for jc in (0..n).step_by(nc) {
-            let ncb = nc.min(n - jc);
-            let b_panels = ncb.div_ceil(blk.nr);
-            for pc in (0..k).step_by(kc) {
-                let kcb = kc.min(k - pc);
-                let kcp = kcb.next_multiple_of(blk.kstep);
-                let (ap, bp) = (blk.mr * kcp, blk.nr * kcp);
-                let abuf = &mut abuf[..a_panels * ap];
-                let bbuf = &mut bbuf[..b_panels * bp];
-                // Packing is uniform work: a few chunks per thread is enough to balance.
-                let pa = a_panels.div_ceil(4 * threads);
-                let pb = b_panels.div_ceil(4 * threads);
-                let pack_a = |(ci, chunk): (usize, &mut [F::P])| {
-                    let i0 = ci * pa * blk.mr;
-                    fam.pack_a(i_off + i0, (m - i0).min(pa * blk.mr), pc, kcb, chunk);
-                };
-                let pack_b = |(ci, chunk): (usize, &mut [F::P])| {
-                    let j0 = ci * pb * blk.nr;
-                    fam.pack_b(jc + j0, (ncb - j0).min(pb * blk.nr), pc, kcb, chunk);
-                };
-                if parallel {
-                    rayon::join(
-                        || abuf.par_chunks_mut(pa * ap).enumerate().for_each(pack_a),
-                        || bbuf.par_chunks_mut(pb * bp).enumerate().for_each(pack_b),
-                    );
-                } else {
-                    abuf.chunks_mut(pa * ap).enumerate().for_each(pack_a);
-                    bbuf.chunks_mut(pb * bp).enumerate().for_each(pack_b);
-                }
-                let (abuf, bbuf) = (&*abuf, &*bbuf);
-                let acc = sh.accumulate || pc > 0;
-                // Tasks of `chunk` B panels: small enough to stay in L2 and to give rayon
-                // many pieces to balance, large enough to reuse each A panel from L1.
-                let per_chunk = blk.chunk.min(b_panels);
-                let n_chunks = b_panels.div_ceil(per_chunk);
-                let task = |t: usize| {
-                    let (mb, nb) = (t / n_chunks, t % n_chunks);
-                    let i0 = mb * mc;
-                    let rows = mc.min(m - i0);
-                    let j0 = nb * per_chunk * blk.nr;
-                    let cols = (per_chunk * blk.nr).min(ncb - j0);
-                    let a_blk = &abuf[(i0 / blk.mr) * ap..];
-                    let b_blk = &bbuf[nb * per_chunk * bp..];
-                    // SAFETY: task (mb, nb) owns rows [i0, i0 + rows) x columns
-                    // [jc + j0, jc + j0 + cols) of this slab of C, disjoint from every other
-                    // task, and in bounds of `c` (checked in `run`).
-                    unsafe {
-                        let cp = out.get().add(i0 * sh.ldc + jc + j0);
-                        fam.compute(kcp, a_blk, b_blk, cp, sh.ldc, rows, cols, acc);
-                    }
-                };
-                let tasks = m.div_ceil(mc) * n_chunks;
-                if parallel {
-                    (0..tasks).into_par_iter().for_each(task);
-                } else {
-                    (0..tasks).for_each(task);
-                }
+    let steps: Vec<Step> = (0..n)
+        .step_by(nc)
+        .flat_map(|jc| {
+            (0..k).step_by(kc).map(move |pc| Step {
+                jc,
+                ncb: nc.min(n - jc),
+                pc,
+                kcb: kc.min(k - pc),
+            })
+        })
+        .collect();
+    let ctx = Ctx {
+        fam,
+        sh,
+        blk,
+        i_off,
+        m,
+        out,
+    };
+    with_scratch::<F::P, _>(na, nb, |mut cur, mut next| {
+        if sh.threads == 1 {
+            // Nothing to overlap with: reuse one buffer set, which stays cache-hot.
+            for &step in &steps {
+                ctx.pack(step, &mut cur);
+                ctx.compute(step, cur.0, cur.1);
             }
+            return;
+        }
+        ctx.pack(steps[0], &mut cur);
+        for (i, &step) in steps.iter().enumerate() {
+            let (a, b) = (&*cur.0, &*cur.1);
+            match steps.get(i + 1) {
+                Some(&following) => {
+                    rayon::join(
+                        || ctx.compute(step, a, b),
+                        || ctx.pack(following, &mut next),
+                    );
+                }
+                None => ctx.compute(step, a, b),
+            }
+            std::mem::swap(&mut cur, &mut next);
         }
     });
+}
+
+/// Everything a step needs besides its buffers.
+struct Ctx<'a, F> {
+    fam: &'a F,
+    sh: &'a Shape,
+    blk: Blocking,
+    i_off: usize,
+    m: usize,
+    out: OutPtr,
+}
+
+impl<F: Family> Ctx<'_, F> {
+    /// Packs A's rows for `step`'s k slice and `step`'s B block.
+    fn pack(&self, step: Step, bufs: &mut Bufs<'_, F::P>) {
+        let (blk, m, threads) = (self.blk, self.m, self.sh.threads);
+        let kcp = step.kcb.next_multiple_of(blk.kstep);
+        let (ap, bp) = (blk.mr * kcp, blk.nr * kcp);
+        let (a_panels, b_panels) = (m.div_ceil(blk.mr), step.ncb.div_ceil(blk.nr));
+        let abuf = &mut bufs.0[..a_panels * ap];
+        let bbuf = &mut bufs.1[..b_panels * bp];
+        // Packing is uniform work: a few chunks per thread is enough to balance.
+        let pa = a_panels.div_ceil(4 * threads);
+        let pb = b_panels.div_ceil(4 * threads);
+        let pack_a = |(ci, chunk): (usize, &mut [F::P])| {
+            let i0 = ci * pa * blk.mr;
+            let rows = (m - i0).min(pa * blk.mr);
+            self.fam
+                .pack_a(self.i_off + i0, rows, step.pc, step.kcb, chunk);
+        };
+        let pack_b = |(ci, chunk): (usize, &mut [F::P])| {
+            let j0 = ci * pb * blk.nr;
+            let cols = (step.ncb - j0).min(pb * blk.nr);
+            self.fam
+                .pack_b(step.jc + j0, cols, step.pc, step.kcb, chunk);
+        };
+        if threads > 1 {
+            rayon::join(
+                || abuf.par_chunks_mut(pa * ap).enumerate().for_each(pack_a),
+                || bbuf.par_chunks_mut(pb * bp).enumerate().for_each(pack_b),
+            );
+        } else {
+            abuf.chunks_mut(pa * ap).enumerate().for_each(pack_a);
+            bbuf.chunks_mut(pb * bp).enumerate().for_each(pack_b);
+        }
+    }
+
+    /// `C[rows, jc..jc + ncb] (+)= A_packed * B_packed` for `step`.
+    fn compute(&self, step: Step, abuf: &[F::P], bbuf: &[F::P]) {
+        let (blk, m, sh) = (self.blk, self.m, self.sh);
+        let kcp = step.kcb.next_multiple_of(blk.kstep);
+        let (ap, bp) = (blk.mr * kcp, blk.nr * kcp);
+        let mc = m.div_ceil(m.div_ceil(blk.mc)).next_multiple_of(blk.mr);
+        let m_blocks = m.div_ceil(mc);
+        let b_panels = step.ncb.div_ceil(blk.nr);
+        // Tasks of `chunk` B panels: small enough to stay in L2 and to give rayon many
+        // pieces to balance, large enough to reuse each A panel from L1.
+        let per_chunk = blk.chunk.min(b_panels);
+        let n_chunks = b_panels.div_ceil(per_chunk);
+        let acc = sh.accumulate || step.pc > 0;
+        // Chunk-major order: rayon hands each thread a contiguous range of tasks, and this
+        // way every range mixes all row blocks (the last one is usually shorter).
+        let task = |t: usize| {
+            let (mb, nb) = (t % m_blocks, t / m_blocks);
+            let i0 = mb * mc;
+            let rows = mc.min(m - i0);
+            let j0 = nb * per_chunk * blk.nr;
+            let cols = (per_chunk * blk.nr).min(step.ncb - j0);
+            let a_blk = &abuf[(i0 / blk.mr) * ap..];
+            let b_blk = &bbuf[nb * per_chunk * bp..];
+            // SAFETY: task (mb, nb) owns rows [i0, i0 + rows) x columns
+            // [jc + j0, jc + j0 + cols) of this slab of C, disjoint from every other task
+            // of the step (and steps run one after another), in bounds of `c` (checked in
+            // `run`).
+            unsafe {
+                let cp = self.out.get().add(i0 * sh.ldc + step.jc + j0);
+                self.fam
+                    .compute(kcp, a_blk, b_blk, cp, sh.ldc, rows, cols, acc);
+            }
+        };
+        let tasks = m_blocks * n_chunks;
+        if sh.threads > 1 {
+            (0..tasks).into_par_iter().for_each(task);
+        } else {
+            (0..tasks).for_each(task);
+        }
+    }
 }
