@@ -31,7 +31,11 @@ pub(crate) fn gemv<T: Element>(
         "gemv called with mismatched lengths"
     );
     let threads = rayon::current_num_threads();
-    let chunk = if threads > 1 && k.saturating_mul(n) >= PARALLEL_MIN_MACS {
+    let parallel = threads > 1 && k.saturating_mul(n) >= PARALLEL_MIN_MACS;
+    if parallel && b.col_stride() == 1 && k >= 8 * threads {
+        return gemv_rows_split_k(isa, x, b, y, accumulate, threads);
+    }
+    let chunk = if parallel {
         // Multiples of 64 columns keep every chunk vector- and cache-line aligned.
         n.div_ceil(2 * threads).next_multiple_of(64)
     } else {
@@ -59,6 +63,59 @@ pub(crate) fn gemv<T: Element>(
     } else {
         part((0, y));
     }
+}
+
+/// Row-contiguous B on several threads: splitting the columns would make every thread
+/// read short strided pieces of each row, so split k instead (each thread streams a
+/// contiguous band of rows into its own partial `y`) and add the partials.
+fn gemv_rows_split_k<T: Element>(
+    isa: Isa,
+    x: &[f32],
+    b: &MatRef<'_, T>,
+    y: &mut [f32],
+    accumulate: bool,
+    parts: usize,
+) {
+    let (k, n) = (b.rows(), b.cols());
+    let per = k.div_ceil(parts);
+    let mut partials = |buf: &mut Vec<f32>| {
+        buf.clear();
+        buf.resize(parts * n, 0.0);
+        buf.par_chunks_mut(n).enumerate().for_each(|(p, ys)| {
+            let k0 = p * per;
+            let rows = per.min(k.saturating_sub(k0));
+            if rows > 0 {
+                // SAFETY: rows [k0, k0 + rows) and all n columns of `b` are in bounds
+                // (MatRef invariant); `x[k0..]` has at least `rows` elements; `ys` has n.
+                unsafe {
+                    let b0 = b.ptr_at(k0, 0);
+                    gemv_rows(
+                        isa,
+                        x[k0..].as_ptr(),
+                        rows,
+                        b0,
+                        b.row_stride(),
+                        ys.as_mut_ptr(),
+                        n,
+                        false,
+                    );
+                }
+            }
+        });
+        for (j, yj) in y.iter_mut().enumerate() {
+            let s: f32 = (0..parts).map(|p| buf[p * n + j]).sum();
+            *yj = if accumulate { *yj + s } else { s };
+        }
+    };
+    PARTIALS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => partials(&mut buf),
+        Err(_) => partials(&mut Vec::new()),
+    });
+}
+
+thread_local! {
+    /// Reused per-thread buffer for the partial results of [`gemv_rows_split_k`].
+    static PARTIALS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Any-stride fallback.
