@@ -1,9 +1,12 @@
 //! The blocked GEMM driver (Goto/BLIS loop nest), generic over a kernel [`Family`].
 //!
-//! For each `NC`-wide column block and `KC`-deep slice of k, all of A's slice and the B
-//! block are packed (in parallel, into the calling thread's reusable buffers), then the
-//! `MC x NC` output is cut into tasks of one `MC` row block times a run of B panels that
-//! rayon spreads over the cores. Tasks write disjoint tiles of C.
+//! The product is cut into steps of one `NC`-wide column block x one `KC`-deep k slice.
+//! Each step packs its slice of A and its block of B into the calling thread's reusable
+//! buffers, then cuts the output into tasks (one `MC` row block x a run of `chunk` B
+//! panels) that rayon spreads over the cores; tasks write disjoint tiles of C. With
+//! several threads the steps are pipelined: step `s + 1` is packed into a second buffer
+//! set while step `s` computes. Inside a task each `MR x KC` A panel stays in L1 while the
+//! task's B panels stream from L2.
 
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -15,9 +18,9 @@ pub(crate) struct Blocking {
     pub mr: usize,
     /// Microkernel columns.
     pub nr: usize,
-    /// k depth of one packed slice (B panel of `kc x nr` should sit in L1).
+    /// k depth of one step (the `mr x kc` A panel should sit in L1).
     pub kc: usize,
-    /// Rows of A per task (the `mc x kc` A block should sit in L2).
+    /// Rows of A per task (the `mc x kc` A block is re-read for each B chunk: L2).
     pub mc: usize,
     /// Columns of B packed at once (the `kc x nc` block lives in L3).
     pub nc: usize,
