@@ -175,9 +175,14 @@ impl Array {
         }
     }
 
-    /// Stores the computed value and drops the references to the inputs.
-    pub fn set_data(&self, data: Data) {
-        *self.lock() = State::Ready(data);
+    /// Stores the computed value and drops the references to the inputs. The
+    /// first value stored wins: evaluated data never changes, even when two
+    /// threads computed the same shared node.
+    pub(crate) fn set_data(&self, data: Data) {
+        let mut state = self.lock();
+        if matches!(*state, State::Pending { .. }) {
+            *state = State::Ready(data);
+        }
     }
 
     /// Computes this array (and whatever it depends on).
@@ -244,7 +249,12 @@ impl Array {
                 ),
             );
         }
-        Ok(self.astype(DType::F32)?.to_vec::<f32>()?[0] as f64)
+        Ok(match self.dtype() {
+            // Integers read as themselves: f32 would lose digits above 2^24.
+            DType::I64 => self.to_vec::<i64>()?[0] as f64,
+            DType::I32 => self.to_vec::<i32>()?[0] as f64,
+            _ => self.astype(DType::F32)?.to_vec::<f32>()?[0] as f64,
+        })
     }
 }
 

@@ -31,6 +31,9 @@ pub struct FusedKernel {
     pub loads: Vec<usize>,
     /// The program; the last instruction's register is the output.
     pub instrs: Vec<Instr>,
+    /// Compute in f64 rather than f32: some value is a 32- or 64-bit integer,
+    /// which f32 cannot hold exactly.
+    pub wide: bool,
 }
 
 /// What a backend runs, in order.
@@ -99,15 +102,42 @@ pub fn plan(graph: &Graph) -> Vec<Step> {
 }
 
 fn build_kernel(graph: &Graph, root: usize, absorbed_into: &[Option<usize>]) -> FusedKernel {
+    let wide = kernel_is_wide(graph, root, absorbed_into);
     let mut k = FusedKernel {
         output: root,
         absorbed: vec![],
         loads: vec![],
         instrs: vec![],
+        wide,
     };
     let mut regs: std::collections::HashMap<usize, Reg> = Default::default();
     emit(graph, root, root, absorbed_into, &mut k, &mut regs);
     k
+}
+
+/// True if any member of the kernel rooted at `root`, or any value it loads,
+/// is a 32/64-bit integer.
+fn kernel_is_wide(graph: &Graph, root: usize, absorbed_into: &[Option<usize>]) -> bool {
+    let is_wide = |j: usize| matches!(graph.node(j).dtype, DType::I32 | DType::I64);
+    let mut stack = vec![root];
+    while let Some(m) = stack.pop() {
+        if is_wide(m) {
+            return true;
+        }
+        for &j in graph
+            .node(m)
+            .op
+            .as_ref()
+            .map_or(&[][..], |(_, ins)| &ins[..])
+        {
+            if absorbed_into[j] == Some(root) {
+                stack.push(j);
+            } else if is_wide(j) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Emits node `i` in post-order and returns its register.
@@ -136,20 +166,7 @@ fn emit(
                 Prim::Unary(op) => Instr::Unary(*op, r[0]),
                 Prim::Binary(op) => Instr::Binary(*op, r[0], r[1]),
                 Prim::Where => Instr::Where(r[0], r[1], r[2]),
-                _ => {
-                    // Computed f16/bf16 values stay in f32 until the kernel's
-                    // store; a cast must see the value its source dtype holds,
-                    // as it would unfused.
-                    let src = graph.node(inputs[0]).dtype;
-                    let computed = !matches!(k.instrs[r[0]], Instr::Load(_));
-                    let reg = if computed && src != graph.node(i).dtype {
-                        k.instrs.push(Instr::Cast(r[0], src));
-                        k.instrs.len() - 1
-                    } else {
-                        r[0]
-                    };
-                    Instr::Cast(reg, graph.node(i).dtype)
-                }
+                _ => Instr::Cast(r[0], graph.node(i).dtype),
             }
         }
         _ => {
@@ -159,12 +176,15 @@ fn emit(
     };
     k.instrs.push(instr);
     let dtype = graph.node(i).dtype;
+    let exact_in_domain = dtype == DType::F32 && !k.wide;
     if inside
         && i != root
-        && dtype.is_integer()
-        && !matches!(k.instrs.last(), Some(Instr::Cast(..)))
+        && !exact_in_domain
+        && !matches!(k.instrs.last(), Some(Instr::Cast(_, d)) if *d == dtype)
     {
-        // Integer results wrap where they are computed (u8 200 + 100 is 44), as when stored.
+        // Every intermediate is rounded to its own dtype (bf16 products, wrapped
+        // u8 sums, 0/1 booleans), so a fused chain computes exactly what the
+        // same nodes would compute one at a time.
         k.instrs.push(Instr::Cast(k.instrs.len() - 1, dtype));
     }
     regs.insert(i, k.instrs.len() - 1);

@@ -189,6 +189,33 @@ pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
     }
 }
 
+/// The largest value of float `dtype` strictly below `high`.
+pub fn largest_below(high: f64, dtype: DType) -> f64 {
+    // Steps one unit in the last place toward -inf on the sign-magnitude bits.
+    fn down(bits: u64, sign: u64) -> u64 {
+        if bits == 0 {
+            sign | 1
+        } else if bits & sign != 0 {
+            bits + 1
+        } else {
+            bits - 1
+        }
+    }
+    let r = round_to(high, dtype);
+    if r < high {
+        return r;
+    }
+    match dtype {
+        DType::F16 => {
+            f16::from_bits(down(f16::from_f64(r).to_bits() as u64, 0x8000) as u16).to_f64()
+        }
+        DType::BF16 => {
+            bf16::from_bits(down(bf16::from_f64(r).to_bits() as u64, 0x8000) as u16).to_f64()
+        }
+        _ => f32::from_bits(down((r as f32).to_bits() as u64, 0x8000_0000) as u32) as f64,
+    }
+}
+
 /// Rounds a value to what `dtype` can hold (used by casts inside fused kernels).
 pub fn round_to<T: Real>(v: T, dtype: DType) -> T {
     match dtype {

@@ -3,7 +3,8 @@
 //! K/V head is read by two GEMMs (`S = Q Kᵀ`, `O = P V`) in place: K/V are
 //! never repeated in memory, and a decode step streams the cache once.
 
-use crate::layout::{f32_rows, F32Rows};
+use crate::access::load_run;
+use crate::layout::f32_rows;
 use crate::pool::{F32Out, Scratch};
 use ferrite_core::{DType, Data, Error, Result};
 use ferrite_kernels::{self as kernels, gemm_f32, MatRef};
@@ -17,7 +18,8 @@ pub struct AttentionInputs<'a> {
     pub k: (&'a Data, &'a [usize]),
     pub v: (&'a Data, &'a [usize]),
     pub dtype: DType,
-    /// Additive f32 mask or boolean keep-mask, already broadcast to `[B, Hq, Tq, Tk]`.
+    /// Additive f32 mask or boolean keep-mask, a (usually stride-0) view
+    /// broadcast to `[B, Hq, Tq, Tk]`; it is read row by row, never expanded.
     pub mask: Option<(&'a Data, DType)>,
     pub scale: f32,
     pub causal: bool,
@@ -38,9 +40,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     let q = f32_rows(a.q.0, qs, a.dtype);
     let k = f32_rows(a.k.0, ks, a.dtype);
     let v = f32_rows(a.v.0, vs, a.dtype);
-    let mask = a.mask.map(|(m, dt)| additive_mask(m, dt, [b, hq, tq, tk]));
     let (q, k, v) = (q.as_slice(), k.as_slice(), v.as_slice());
-    let mask = mask.as_ref().map(|m| m.as_slice());
     let n_out = b * hq * tq * dv;
     let mut out = F32Out::new(n_out, a.dtype);
     // Query row i may see keys up to i + (tk - tq): the last query is aligned
@@ -58,6 +58,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                 let qmat = &q[(bi * hq + h * group) * tq * d..(bi * hq + (h + 1) * group) * tq * d];
                 let chunk = (SCORE_BUDGET / tk.max(1)).clamp(1, rows_per_head);
                 let mut scores = Scratch::<f32>::new(chunk * tk);
+                let mut mask_row = Scratch::<f32>::new(if a.mask.is_some() { tk } else { 0 });
                 for r0 in (0..rows_per_head).step_by(chunk) {
                     let rows = chunk.min(rows_per_head - r0);
                     let s = &mut scores.as_mut_slice()[..rows * tk];
@@ -73,7 +74,10 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                         } else {
                             tk
                         };
-                        let mrow = mask.map(|m| &m[((bi * hq + head) * tq + i) * tk..][..tk]);
+                        let mrow = a.mask.map(|(m, dt)| {
+                            read_mask_row(m, dt, [bi, head, i], mask_row.as_mut_slice());
+                            mask_row.as_slice()
+                        });
                         for (j, x) in srow.iter_mut().enumerate() {
                             *x = if j >= visible {
                                 f32::NEG_INFINITY
@@ -94,15 +98,15 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     Ok(Data::contiguous(out.finish(), 0, &[b, hq, tq, dv]))
 }
 
-/// The mask as additive f32 (a boolean keep-mask becomes 0 / -inf).
-fn additive_mask(m: &Data, dtype: DType, shape: [usize; 4]) -> F32Rows {
-    let rows = f32_rows(m, &shape, dtype);
-    if dtype != DType::Bool {
-        return rows;
+/// One row of the mask, read in place through its (often stride-0,
+/// broadcast) strides, as additive f32: a boolean keep-mask becomes 0 / -inf.
+fn read_mask_row(m: &Data, dtype: DType, [b, h, i]: [usize; 3], out: &mut [f32]) {
+    let st = &m.strides;
+    let elem = b as isize * st[0] + h as isize * st[1] + i as isize * st[2];
+    let start = m.offset as isize + elem * dtype.size().unwrap_or(1) as isize;
+    load_run(m.storage.bytes(), dtype, start, st[3], out);
+    if dtype == DType::Bool {
+        out.iter_mut()
+            .for_each(|v| *v = if *v != 0.0 { 0.0 } else { f32::NEG_INFINITY });
     }
-    let mut s = Scratch::<f32>::new(shape.iter().product());
-    for (o, &keep) in s.as_mut_slice().iter_mut().zip(rows.as_slice()) {
-        *o = if keep != 0.0 { 0.0 } else { f32::NEG_INFINITY };
-    }
-    F32Rows::Owned(s)
 }

@@ -3,13 +3,14 @@
 //! strides (broadcast inputs have stride 0) and writing the output once.
 
 use crate::access::{load_run, round_to, store_run};
+use crate::layout::copy_strided;
 use crate::math::Math;
 use crate::pool::PooledBuf;
 use crate::pool::Scratch;
 use ferrite_core::fusion::{FusedKernel, Instr};
 use ferrite_core::graph::Graph;
-use ferrite_core::shape::{broadcast_strides, numel};
-use ferrite_core::{DType, Data, Result};
+use ferrite_core::shape::{broadcast_strides, contiguous_strides, numel};
+use ferrite_core::{view, DType, Data, Result};
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -29,6 +30,25 @@ struct Operand {
 pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
     let out = graph.node(kernel.output);
     let (shape, out_dtype) = (out.shape.clone(), out.dtype);
+    if let [Instr::Load(0), Instr::Cast(0, to)] = kernel.instrs[..] {
+        let src = graph.node(kernel.loads[0]);
+        if src.dtype == to {
+            // A same-dtype copy (`contiguous()`) moves bytes, so every value
+            // survives exactly (i64 above 2^53 would not survive an f64 trip).
+            let data = view::broadcast(&graph.data(kernel.loads[0])?, &src.shape, &shape);
+            let esize = to.size().unwrap_or(1);
+            let mut buf = PooledBuf::take(numel(&shape) * esize);
+            copy_strided(
+                &data,
+                &shape,
+                esize,
+                buf.bytes_mut(),
+                0,
+                &contiguous_strides(&shape),
+            );
+            return Ok(Data::contiguous(buf.into_storage(), 0, &shape));
+        }
+    }
     let mut operands = Vec::with_capacity(kernel.loads.len());
     for &l in &kernel.loads {
         let node = graph.node(l);
@@ -44,12 +64,7 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
     let n = numel(&shape);
     let esize = out_dtype.size().unwrap_or(1);
     let mut buf = PooledBuf::take(n * esize);
-    let wide = operands.iter().any(|o| needs_f64(o.dtype))
-        || needs_f64(out_dtype)
-        || kernel
-            .absorbed
-            .iter()
-            .any(|&a| needs_f64(graph.node(a).dtype));
+    let wide = kernel.wide;
     operands.shrink_to_fit();
     let ctx = Ctx {
         kernel,
@@ -86,10 +101,6 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
             .for_each(work);
     }
     Ok(Data::contiguous(buf.into_storage(), 0, &shape))
-}
-
-fn needs_f64(d: DType) -> bool {
-    matches!(d, DType::I32 | DType::I64)
 }
 
 /// Drops size-1 axes and merges neighbours that every operand walks as one,

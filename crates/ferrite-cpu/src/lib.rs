@@ -79,9 +79,18 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
         Prim::RandomNormal { seed, mean, std } => {
             elementwise::generate(shape, dtype, |i| mean + std * random::normal(*seed, i))
         }
-        Prim::RandomUniform { seed, low, high } => elementwise::generate(shape, dtype, |i| {
-            low + (high - low) * random::uniform(*seed, i)
-        }),
+        Prim::RandomUniform { seed, low, high } => {
+            // Rounding to the dtype could reach `high`; keep the interval half-open.
+            let below = access::largest_below(*high, dtype);
+            elementwise::generate(shape, dtype, |i| {
+                let v = low + (high - low) * random::uniform(*seed, i);
+                if access::round_to(v, dtype) >= *high {
+                    below
+                } else {
+                    v
+                }
+            })
+        }
         Prim::Reshape => {
             let (d, s, dt) = input(0)?;
             layout::reshape(&d, s, shape, dt)?

@@ -146,6 +146,14 @@ fn batched<TA: Element, TB: Element>(
     if m * n == 0 {
         return Ok(());
     }
+    if k == 0 {
+        // An empty sum: zero (or just the bias). Empty operands have no bytes
+        // to slice per batch entry.
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return Ok(());
+    }
     let one = |bi: usize, c: &mut [f32]| -> Result<()> {
         let am = a.matrix(batch_shape, bi, m, k)?;
         let bm = b.matrix(batch_shape, bi, k, n)?;

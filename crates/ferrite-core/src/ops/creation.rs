@@ -40,7 +40,13 @@ impl Array {
     /// A 0-d constant of this array's dtype, for ops with a Python-style
     /// scalar operand that should not promote the array (MLX's weak scalars).
     pub fn scalar_like(&self, value: f64) -> Result<Array> {
-        Array::full(&[], value, self.dtype())
+        // A fractional value promotes an integer array to f32, as in MLX.
+        let dtype = if !self.dtype().is_float() && value.fract() != 0.0 {
+            DType::F32
+        } else {
+            self.dtype()
+        };
+        Array::full(&[], value, dtype)
     }
 
     /// `[start, start + step, ...)` up to (excluding) `stop`.

@@ -27,6 +27,9 @@ impl Array {
         let mut shape: Dims = self.shape()[..axis].into();
         shape.extend_from_slice(indices.shape());
         shape.extend_from_slice(&self.shape()[axis + 1..]);
+        if crate::shape::numel_checked(&shape).is_none() {
+            return shape_err("take", format!("result shape {shape:?} overflows"));
+        }
         Ok(Array::pending(
             shape,
             self.dtype(),

@@ -59,6 +59,9 @@ fn matmul_impl(a: &Array, b: &Array, bias: Option<&Array>) -> Result<Array> {
     let a3 = a2.astype(dtype)?.broadcast_to(&full(m, k))?;
     let b3 = b2.astype(dtype)?.broadcast_to(&full(k, n))?;
     let out_shape = full(m, n);
+    if crate::shape::numel_checked(&out_shape).is_none() {
+        return shape_err("matmul", format!("result shape {out_shape:?} overflows"));
+    }
     let mut inputs = vec![a3, b3];
     if let Some(bias) = bias {
         let shape = broadcast_shapes("matmul", bias.shape(), &out_shape)?;

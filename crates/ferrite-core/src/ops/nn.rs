@@ -193,6 +193,9 @@ impl Array {
 }
 
 fn norm_param(op: &'static str, x: &Array, p: &Array) -> Result<Array> {
+    if x.ndim() == 0 {
+        return shape_err(op, "input needs at least one axis to normalise over");
+    }
     let last = x.shape().last().copied().unwrap_or(0);
     if p.shape() != [last] {
         return shape_err(
@@ -207,10 +210,9 @@ fn norm_param(op: &'static str, x: &Array, p: &Array) -> Result<Array> {
 /// Normalisations return the promoted type of the input and its parameters,
 /// as MLX does (a bf16 input with an f32 weight gives f32).
 fn promoted(inputs: &[Array]) -> DType {
-    inputs
-        .iter()
-        .skip(1)
-        .fold(inputs[0].dtype(), |d, p| DType::promote(d, p.dtype()).unwrap_or(d))
+    inputs.iter().skip(1).fold(inputs[0].dtype(), |d, p| {
+        DType::promote(d, p.dtype()).unwrap_or(d)
+    })
 }
 
 /// Llama 3's RoPE frequency scaling (`rope_type: "llama3"` in config.json).

@@ -43,8 +43,9 @@ impl SliceArg {
         if self.step > 0 {
             let start = self.start.map_or(0, |s| clamp(norm(s), 0, n));
             let stop = self.stop.map_or(n, |s| clamp(norm(s), 0, n));
+            // (span - 1) / step + 1 cannot overflow, whatever the step.
             let count = if stop > start {
-                (stop - start + self.step - 1) / self.step
+                (stop - start - 1) / self.step + 1
             } else {
                 0
             };
@@ -52,9 +53,8 @@ impl SliceArg {
         } else {
             let start = self.start.map_or(n - 1, |s| clamp(norm(s), -1, n - 1));
             let stop = self.stop.map_or(-1, |s| clamp(norm(s), -1, n - 1));
-            let step = -self.step;
             let count = if start > stop {
-                (start - stop + step - 1) / step
+                ((start - stop - 1) as usize / self.step.unsigned_abs()) as isize + 1
             } else {
                 0
             };
@@ -66,11 +66,13 @@ impl SliceArg {
 impl Array {
     /// Same elements in a new shape; one axis may be `-1` (inferred).
     pub fn reshape(&self, shape: &[isize]) -> Result<Array> {
-        let known: usize = shape
+        let known = shape
             .iter()
             .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize));
+        let Some(known) = known else {
+            return shape_err("reshape", format!("target shape {shape:?} overflows"));
+        };
         let inferred = shape.iter().filter(|&&d| d < 0).count();
         if inferred > 1 || shape.iter().any(|&d| d < -1) {
             return shape_err("reshape", format!("invalid target shape {shape:?}"));
@@ -182,7 +184,9 @@ impl Array {
             }
             let (start, count) = arg.resolve(len);
             starts.push(start);
-            steps.push(arg.step);
+            // A step only matters between two elements; a lone element's step
+            // is 1 so stride arithmetic never multiplies a huge step.
+            steps.push(if count > 1 { arg.step } else { 1 });
             shape.push(count);
         }
         if shape.contains(&0) {
@@ -211,6 +215,12 @@ impl Array {
 
     /// A stride-0 view with `shape` (NumPy broadcasting rules).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array> {
+        if numel_checked(shape).is_none() {
+            return shape_err(
+                "broadcast_to",
+                format!("shape {shape:?} has more elements than fit in memory addresses"),
+            );
+        }
         computable("broadcast_to", self.dtype())?;
         let b = broadcast_shapes("broadcast_to", self.shape(), shape)?;
         if b.as_slice() != shape {
@@ -302,7 +312,13 @@ impl Array {
                     ),
                 );
             }
-            shape[axis] += a.shape()[axis];
+            shape[axis] =
+                shape[axis]
+                    .checked_add(a.shape()[axis])
+                    .ok_or_else(|| crate::Error::Shape {
+                        op: "concatenate",
+                        msg: "the joined axis overflows".into(),
+                    })?;
             dtype = crate::DType::promote(dtype, a.dtype()).unwrap_or(dtype);
         }
         if arrays.len() == 1 {
