@@ -38,8 +38,8 @@ fn fused_chains_round_every_intermediate_like_unfused_ones() {
     assert_eq!(fused, unfused);
     assert_eq!(fused, vec![1.0]);
     // f16: the product is rounded to f16 before the comparison.
-    let a = Array::from_slice(&[f16::from_f32(1.0009765625)], &[1]).unwrap();
-    let z = Array::from_slice(&[f16::from_f32(1.001953125)], &[1]).unwrap();
+    let a = Array::from_slice(&[f16::from_f32(1.0 + 2f32.powi(-10))], &[1]).unwrap();
+    let z = Array::from_slice(&[f16::from_f32(1.0 + 2f32.powi(-9))], &[1]).unwrap();
     let fused = a.mul(&a).unwrap().eq(&z).unwrap().to_f32_vec().unwrap();
     let p = a.mul(&a).unwrap();
     p.eval().unwrap();
