@@ -40,7 +40,10 @@ def rand(shape, dtype=mx.float32, seed=0):
 
 def mlx_case(name, shape):
     """An MLX closure for Ferrite's case of that name and shape, or None."""
-    dims = [int(x) for x in shape.split("x")] if shape[0].isdigit() and "_" not in shape else None
+    try:
+        dims = [int(x) for x in shape.split("x")]
+    except ValueError:
+        dims = None  # not a plain AxBxC shape (attention, graph overhead)
     if name.startswith("matmul_"):
         dt = mx.float32 if name.endswith("f32") else mx.bfloat16
         m, k, n = dims

@@ -9,6 +9,8 @@ use half::{bf16, f16};
 /// when integers need exact arithmetic (every i32 and i64 up to 2^53).
 pub trait Real: Copy + Send + Sync + PartialOrd + bytemuck::Pod + 'static {
     const ZERO: Self;
+    /// The dtype whose elements are exactly this type, read without conversion.
+    const NATIVE: Option<DType>;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
     fn from_f32(v: f32) -> Self;
@@ -30,6 +32,7 @@ pub trait Real: Copy + Send + Sync + PartialOrd + bytemuck::Pod + 'static {
 
 impl Real for f32 {
     const ZERO: f32 = 0.0;
+    const NATIVE: Option<DType> = Some(DType::F32);
     fn load_f16(bytes: &[u8], start: isize, out: &mut [f32]) -> bool {
         let b = start as usize;
         bytemuck::try_cast_slice::<u8, f16>(&bytes[b..b + out.len() * 2])
@@ -64,6 +67,7 @@ impl Real for f32 {
 
 impl Real for f64 {
     const ZERO: f64 = 0.0;
+    const NATIVE: Option<DType> = None;
     fn from_f64(v: f64) -> f64 {
         v
     }
@@ -216,7 +220,35 @@ pub fn largest_below(high: f64, dtype: DType) -> f64 {
     }
 }
 
+/// Rounds a run of values to `dtype` (one dispatch per run, not per element).
+pub fn round_run<T: Real>(src: &[T], dtype: DType, dst: &mut [T]) {
+    if Some(dtype) == T::NATIVE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    macro_rules! each {
+        ($d:expr) => {
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(o, &v)| *o = round_to(v, $d))
+        };
+    }
+    // Naming the dtype in each arm lets `round_to` inline to one conversion.
+    match dtype {
+        DType::F32 => each!(DType::F32),
+        DType::F16 => each!(DType::F16),
+        DType::BF16 => each!(DType::BF16),
+        DType::I32 => each!(DType::I32),
+        DType::I64 => each!(DType::I64),
+        DType::U8 => each!(DType::U8),
+        DType::I8 => each!(DType::I8),
+        DType::Bool => each!(DType::Bool),
+        DType::Block(_) => dst.copy_from_slice(src),
+    }
+}
+
 /// Rounds a value to what `dtype` can hold (used by casts inside fused kernels).
+#[inline(always)]
 pub fn round_to<T: Real>(v: T, dtype: DType) -> T {
     match dtype {
         DType::F32 => T::from_f32(v.to_f32()),

@@ -2,7 +2,7 @@
 //! program over tiles of the output, reading each input once at its own
 //! strides (broadcast inputs have stride 0) and writing the output once.
 
-use crate::access::{load_run, round_to, store_run};
+use crate::access::{load_run, round_run, store_run};
 use crate::layout::copy_strided;
 use crate::math::Math;
 use crate::pool::PooledBuf;
@@ -134,6 +134,14 @@ fn coalesce(shape: &[usize], mut ops: Vec<Operand>) -> (Vec<usize>, Vec<Operand>
     (dims, ops)
 }
 
+/// The operand's whole storage as `T`, if its elements are exactly `T`.
+fn native_slice<T: Math>(o: &Operand) -> Option<&[T]> {
+    if Some(o.dtype) != T::NATIVE || o.data.offset % std::mem::size_of::<T>() != 0 {
+        return None;
+    }
+    bytemuck::try_cast_slice::<u8, T>(o.data.storage.bytes()).ok()
+}
+
 struct Ctx<'a> {
     kernel: &'a FusedKernel,
     operands: &'a [Operand],
@@ -144,11 +152,49 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// Computes the output elements `[start, start + out.len() / esize)`.
     fn run_range<T: Math>(&self, start: usize, out: &mut [u8]) {
+        if Some(self.out_dtype) == T::NATIVE {
+            if let Ok(typed) = bytemuck::try_cast_slice_mut::<u8, T>(out) {
+                // The last instruction writes straight into the output.
+                let count = typed.len();
+                return self.walk::<T>(start, count, |regs, native, bases, skip, len, o| {
+                    self.tile(regs, native, bases, skip, len, Some(&mut typed[o..o + len]))
+                });
+            }
+        }
         let esize = self.out_dtype.size().unwrap_or(1);
-        let end = start + out.len() / esize;
+        let last = (self.kernel.instrs.len() - 1) * TILE;
+        self.walk::<T>(
+            start,
+            out.len() / esize,
+            |regs, native, bases, skip, len, o| {
+                self.tile(regs, native, bases, skip, len, None);
+                store_run(
+                    &regs[last..last + len],
+                    self.out_dtype,
+                    &mut out[o * esize..(o + len) * esize],
+                );
+            },
+        );
+    }
+
+    /// Walks `count` output elements from flat index `start` in runs along the
+    /// inner axis and tiles of at most `TILE`, calling `f(registers, native
+    /// inputs, operand byte bases, offset in run, tile length, offset in out)`.
+    #[allow(clippy::type_complexity)]
+    fn walk<T: Math>(
+        &self,
+        start: usize,
+        count: usize,
+        mut f: impl FnMut(&mut [T], &[Option<&[T]>], &[isize], isize, usize, usize),
+    ) {
         let inner = *self.dims.last().unwrap_or(&1);
         let mut scratch = Scratch::<T>::new(self.kernel.instrs.len() * TILE);
         let regs = scratch.as_mut_slice();
+        // Inputs already in the domain's type are read in place, not copied
+        // through the register file.
+        let native: SmallVec<[Option<&[T]>; 8]> =
+            self.operands.iter().map(native_slice::<T>).collect();
+        let end = start + count;
         let mut flat = start;
         while flat < end {
             let (row, col) = (flat / inner, flat % inner);
@@ -161,13 +207,13 @@ impl Ctx<'_> {
             let mut done = 0;
             while done < run {
                 let len = (run - done).min(TILE);
-                self.tile(regs, &bases, done as isize, len);
-                let last = (self.kernel.instrs.len() - 1) * TILE;
-                let o = (flat + done - start) * esize;
-                store_run(
-                    &regs[last..last + len],
-                    self.out_dtype,
-                    &mut out[o..o + len * esize],
+                f(
+                    regs,
+                    &native,
+                    &bases,
+                    done as isize,
+                    len,
+                    flat + done - start,
                 );
                 done += len;
             }
@@ -186,11 +232,35 @@ impl Ctx<'_> {
         o.data.offset as isize + off * o.dtype.size().unwrap_or(1) as isize
     }
 
-    fn tile<T: Math>(&self, regs: &mut [T], bases: &[isize], skip: isize, len: usize) {
+    fn tile<T: Math>(
+        &self,
+        regs: &mut [T],
+        native: &[Option<&[T]>],
+        bases: &[isize],
+        skip: isize,
+        len: usize,
+        mut out: Option<&mut [T]>,
+    ) {
+        let last = self.kernel.instrs.len() - 1;
+        let mut borrowed: SmallVec<[Option<&[T]>; 16]> = SmallVec::from_elem(None, last + 1);
         for (r, instr) in self.kernel.instrs.iter().enumerate() {
             let (before, rest) = regs.split_at_mut(r * TILE);
-            let dst = &mut rest[..len];
-            let src = |reg: usize| &before[reg * TILE..reg * TILE + len];
+            let dst: &mut [T] = match out.take() {
+                Some(o) if r == last => o,
+                other => {
+                    out = other;
+                    &mut rest[..len]
+                }
+            };
+            if let (Instr::Load(i), true) = (instr, r != last) {
+                let o = &self.operands[*i];
+                if let (Some(all), 1) = (native[*i], o.strides.last().copied().unwrap_or(0)) {
+                    let at = bases[*i] / o.dtype.size().unwrap_or(1) as isize + skip;
+                    borrowed[r] = Some(&all[at as usize..at as usize + len]);
+                    continue;
+                }
+            }
+            let src = |reg: usize| borrowed[reg].unwrap_or(&before[reg * TILE..reg * TILE + len]);
             match *instr {
                 Instr::Load(i) => {
                     let o = &self.operands[i];
@@ -215,11 +285,7 @@ impl Ctx<'_> {
                         *d = if c[k].to_f64() != 0.0 { a[k] } else { b[k] };
                     }
                 }
-                Instr::Cast(a, dtype) => {
-                    for (d, &v) in dst.iter_mut().zip(src(a)) {
-                        *d = round_to(v, dtype);
-                    }
-                }
+                Instr::Cast(a, dtype) => round_run(src(a), dtype, dst),
             }
         }
     }
