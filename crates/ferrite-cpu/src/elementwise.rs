@@ -136,7 +136,7 @@ fn coalesce(shape: &[usize], mut ops: Vec<Operand>) -> (Vec<usize>, Vec<Operand>
 
 /// The operand's whole storage as `T`, if its elements are exactly `T`.
 fn native_slice<T: Math>(o: &Operand) -> Option<&[T]> {
-    if Some(o.dtype) != T::NATIVE || o.data.offset % std::mem::size_of::<T>() != 0 {
+    if Some(o.dtype) != T::NATIVE || !o.data.offset.is_multiple_of(std::mem::size_of::<T>()) {
         return None;
     }
     bytemuck::try_cast_slice::<u8, T>(o.data.storage.bytes()).ok()
