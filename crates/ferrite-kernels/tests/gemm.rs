@@ -3,10 +3,11 @@
 mod common;
 
 use common::{each_isa, rng};
-use ferrite_kernels::isa::with_bf16_dot;
-use ferrite_kernels::{gemm, gemm_f32, Element, KernelError, MatRef};
+use ferrite_kernels::isa::{bf16_dot_active, with_bf16_dot};
+use ferrite_kernels::{gemm, gemm_f32, with_isa, Element, KernelError, MatRef};
 use half::{bf16, f16};
 use rand::Rng;
+use std::sync::OnceLock;
 
 /// How a logical `rows x cols` operand is laid out in memory.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +49,24 @@ fn store<T: Copy>(
         }
     }
     (d, rs, cs)
+}
+
+/// Products at least this large (in multiply-adds) use several threads.
+const PARALLEL_MACS: usize = 1 << 21;
+
+/// Thread pools of 1, 2 and 3 threads, shared by all tests.
+fn pools() -> &'static [rayon::ThreadPool] {
+    static POOLS: OnceLock<Vec<rayon::ThreadPool>> = OnceLock::new();
+    POOLS.get_or_init(|| {
+        (1..=3)
+            .map(|t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .expect("thread pool")
+            })
+            .collect()
+    })
 }
 
 struct Case {
@@ -105,6 +124,29 @@ fn check<TA: Element, TB: Element>(case: &Case, seed: u64, ta: fn(f32) -> TA, tb
     each_isa(|isa| {
         let mut c = c0.clone();
         gemm(a, b, &mut c, ldc, accumulate).expect("valid gemm");
+        if m * n * k >= PARALLEL_MACS {
+            // The threads split the output, each running the whole loop nest on its part, so
+            // every thread count must give the same bits (determinism), and 1 and 3 threads
+            // cover the unsplit blocking and uneven parts.
+            // The kernel overrides are per thread: carry them into the pool.
+            let dot = bf16_dot_active();
+            for pool in pools() {
+                let mut ct = c0.clone();
+                pool.install(|| {
+                    with_bf16_dot(dot, || {
+                        with_isa(isa, || gemm(a, b, &mut ct, ldc, accumulate))
+                    })
+                })
+                .flatten()
+                .expect("available kernels")
+                .expect("valid gemm");
+                let threads = pool.current_num_threads();
+                assert!(
+                    c.iter().zip(&ct).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{isa}: m={m} n={n} k={k}: {threads} threads give different bits"
+                );
+            }
+        }
         for i in 0..m {
             for j in 0..n {
                 let got = f64::from(c[i * ldc + j]);
@@ -156,7 +198,8 @@ fn f32_awkward_shapes_all_layouts() {
 
 #[test]
 fn f32_large_crosses_every_block_boundary() {
-    // m > MC, n > NC (4096), k > KC: several packed blocks, parallel path, edge tiles.
+    // m > MC, n > NC (4096), k > KC: several packed blocks (on 1 thread), parallel path,
+    // edge tiles.
     let case = Case {
         m: 350,
         n: 4130,
@@ -177,7 +220,7 @@ fn f32_large_crosses_every_block_boundary() {
         ldc_pad: 1,
     };
     check(&case, 8, |x| x, |x| x);
-    // m > 4096: A is packed in several row slabs.
+    // m > 4096: A is packed in several row slabs (on 1 thread); the threads split rows.
     let case = Case {
         m: 4200,
         n: 17,
