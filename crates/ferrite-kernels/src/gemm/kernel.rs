@@ -81,7 +81,7 @@ unsafe fn micro<S: Simd, const MR: usize, const NV: usize>(
 }
 
 /// Runs the microkernel over a packed `rows x cols` block. A panels are the outer loop:
-/// each `MR x kc` A panel (the broadcast operand, ~21 KiB) stays in L1 while the task's
+/// each `MR x kc` A panel (the broadcast operand, ~9 KiB) stays in L1 while the task's
 /// B panels (the vector operand, a few hundred KiB) stream from L2.
 ///
 /// # Safety
