@@ -157,9 +157,16 @@ pub(crate) fn run<F: Family>(
         return;
     }
     // Every thread packs all of the operand that the split does not cut: A (m x k) when
-    // splitting columns, B (k x n) when splitting rows. Duplicate the smaller one.
+    // splitting columns, B (k x n) when splitting rows. Duplicate the smaller one, unless
+    // that leaves too few microkernel tiles along the split to balance the threads.
     let blk = fam.blocking();
-    let split_cols = m <= n && n.div_ceil(blk.nr) >= threads;
+    let (col_tiles, row_tiles) = (n.div_ceil(blk.nr), m.div_ceil(blk.mr));
+    let even = |tiles: usize| tiles >= 4 * threads;
+    let split_cols = match (even(col_tiles), even(row_tiles)) {
+        (true, true) => m <= n,
+        (cols, rows) if cols != rows => cols,
+        _ => col_tiles * blk.nr >= row_tiles * blk.mr,
+    };
     let (len, unit) = if split_cols { (n, blk.nr) } else { (m, blk.mr) };
     // Whole microkernel tiles per part, as even as they can be.
     let per = len.div_ceil(unit).div_ceil(threads) * unit;
