@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 shared="${FERRITE_SHARED:-../shared}"
 py="$(python/ensure_venv.sh)"
-cargo build --release -p ferrite-cli -p ferrite-cpu --example bench_ops
+cargo build --release -p ferrite-cli
 ferrite=target/release/ferrite
 demo=target/demo
 mkdir -p "$demo"

@@ -1,7 +1,7 @@
 //! Every Ferrite op against MLX.
 //!
 //! `python/mlx_cases.py` (run once in the pinned venv, cached under
-//! `target/mlx-cases/<hash of the script and requirements>`) writes seeded
+//! `target/mlx-cases/<hash of the scripts and requirements>`) writes seeded
 //! inputs, MLX's outputs and a manifest. Each case is rebuilt here with
 //! Ferrite's public API: the stored base arrays are loaded, turned into the
 //! same views (transposes, stepped and reversed slices, broadcasts), the op is
@@ -26,12 +26,25 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 const SCRIPT: &str = "python/mlx_cases.py";
+/// Every file the script reads: its modules and the pinned requirements.
+const SOURCES: &[&str] = &[
+    "python/mlx_cases.py",
+    "python/mlx_case_lib.py",
+    "python/mlx_cases_elementwise.py",
+    "python/mlx_cases_layout.py",
+    "python/mlx_cases_nn.py",
+    "python/mlx_cases_misc.py",
+    "python/requirements.txt",
+];
 
 /// The directory holding this script version's cases, generating it if needed.
 fn cases_dir() -> std::result::Result<PathBuf, String> {
     let read = |p: &str| fs::read(repo_root().join(p)).map_err(|e| format!("cannot read {p}: {e}"));
-    let (script, reqs) = (read(SCRIPT)?, read("python/requirements.txt")?);
-    let key = content_hash([script.as_slice(), reqs.as_slice()]);
+    let sources = SOURCES
+        .iter()
+        .map(|p| read(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let key = content_hash(sources.iter().map(|s| s.as_slice()));
     let dir = target_dir().join("mlx-cases").join(format!("{key:016x}"));
     if dir.join("manifest.json").is_file() {
         return Ok(dir);
