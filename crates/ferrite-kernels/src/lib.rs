@@ -38,6 +38,7 @@ pub mod gemm;
 pub mod isa;
 mod mat;
 mod reduce;
+mod reuse;
 mod rows;
 mod simd;
 mod unary;

@@ -14,8 +14,8 @@
 //! price is that both threads pack the shared operand (A when splitting columns), which
 //! `run` keeps to the smaller one.
 
+use crate::reuse::Reuse;
 use rayon::prelude::*;
-use std::cell::RefCell;
 use std::ops::Range;
 
 /// Loop-nest blocking of one kernel family.
@@ -81,9 +81,8 @@ struct Scratch {
     b: Vec<Line>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
+/// Packing buffers, reused by whichever thread runs a part (see `crate::reuse`).
+static SCRATCH: Reuse<Scratch> = Reuse::new();
 
 fn as_elems<P: PackElem>(buf: &mut Vec<Line>, n: usize) -> &mut [P] {
     let lines = (n * std::mem::size_of::<P>()).div_ceil(64);
@@ -98,15 +97,10 @@ fn as_elems<P: PackElem>(buf: &mut Vec<Line>, n: usize) -> &mut [P] {
 /// One A and one B packing buffer.
 type Bufs<'a, P> = (&'a mut [P], &'a mut [P]);
 
-/// Runs `f` with buffers of `na` (A) and `nb` (B) elements, reusing this thread's buffers
-/// (no allocation in steady state). A nested call on the same thread (a GEMM inside a
-/// rayon task that this thread picked up while waiting) gets fresh buffers instead.
+/// Runs `f` with buffers of `na` (A) and `nb` (B) elements, reusing idle buffers (no
+/// allocation in steady state, whichever threads run the parts).
 fn with_scratch<P: PackElem, R>(na: usize, nb: usize, f: impl FnOnce(Bufs<'_, P>) -> R) -> R {
-    let run = |s: &mut Scratch| f((as_elems(&mut s.a, na), as_elems(&mut s.b, nb)));
-    SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => run(&mut s),
-        Err(_) => run(&mut Scratch::default()),
-    })
+    SCRATCH.with(|s| f((as_elems(&mut s.a, na), as_elems(&mut s.b, nb))))
 }
 
 /// Shares the output pointer with the threads' parts, which write disjoint tiles.

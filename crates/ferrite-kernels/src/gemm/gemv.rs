@@ -7,6 +7,7 @@
 //!   four dot products at a time sharing the loads of `x`.
 
 use crate::mat::{load_as_f32, Element, MatRef};
+use crate::reuse::Reuse;
 use crate::simd::{multiversion, Simd};
 use crate::Isa;
 use rayon::prelude::*;
@@ -78,7 +79,7 @@ fn gemv_rows_split_k<T: Element>(
 ) {
     let (k, n) = (b.rows(), b.cols());
     let per = k.div_ceil(parts);
-    let mut partials = |buf: &mut Vec<f32>| {
+    let partials = |buf: &mut Vec<f32>| {
         buf.clear();
         buf.resize(parts * n, 0.0);
         buf.par_chunks_mut(n).enumerate().for_each(|(p, ys)| {
@@ -107,16 +108,11 @@ fn gemv_rows_split_k<T: Element>(
             *yj = if accumulate { *yj + s } else { s };
         }
     };
-    PARTIALS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => partials(&mut buf),
-        Err(_) => partials(&mut Vec::new()),
-    });
+    PARTIALS.with(partials);
 }
 
-thread_local! {
-    /// Reused per-thread buffer for the partial results of [`gemv_rows_split_k`].
-    static PARTIALS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+/// Reused buffers for the partial results of [`gemv_rows_split_k`].
+static PARTIALS: Reuse<Vec<f32>> = Reuse::new();
 
 /// Any-stride fallback.
 ///

@@ -15,6 +15,7 @@ mod pack;
 mod transpose;
 
 use crate::mat::{check_out, ElemKind, Element, MatRef};
+use crate::reuse::Reuse;
 use crate::{isa, Isa, KernelError};
 use driver::{Blocking, Family};
 #[cfg(target_arch = "x86_64")]
@@ -135,24 +136,14 @@ fn gemv_row<TA: Element, TB: Element>(
             }
         }
     };
-    // The widened row lives in a reused per-thread buffer; a re-entrant call on the same
-    // thread (rayon work-stealing) gets a fresh one.
-    ROW.with(|r| match r.try_borrow_mut() {
-        Ok(mut x) => {
-            widen(&mut x);
-            gemv::gemv(isa, &x, b, y, accumulate);
-        }
-        Err(_) => {
-            let mut x = Vec::new();
-            widen(&mut x);
-            gemv::gemv(isa, &x, b, y, accumulate);
-        }
+    // The widened row lives in a reused buffer (see `crate::reuse`).
+    ROW.with(|x| {
+        widen(x);
+        gemv::gemv(isa, x, b, y, accumulate);
     });
 }
 
-thread_local! {
-    static ROW: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+static ROW: Reuse<Vec<f32>> = Reuse::new();
 
 /// f32 microkernels with operands of any element type widened while packing.
 struct F32Family<'a, TA, TB> {
