@@ -3,6 +3,10 @@
 //! so repeated evaluation would not reach an allocation-free steady state; a
 //! shared free list hands whichever buffer is idle to whichever thread asks,
 //! and a re-entrant call (work-stealing inside a kernel) simply takes another.
+//!
+//! A parallel kernel takes all its parts' buffers at once ([`Reuse::with_many`]) on the
+//! calling thread: how many buffers it needs is then fixed by the number of parts, not by
+//! how many of them happened to run at the same time (which varies from run to run).
 
 use std::sync::Mutex;
 
@@ -20,13 +24,22 @@ impl<T: Default> Reuse<T> {
     /// Runs `f` with an idle buffer (or a new one), then returns it to the list.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         // The list only holds plain buffers, so a poisoned lock is still consistent.
-        let taken = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut item = taken.unwrap_or_default();
-        let result = f(&mut item);
+        self.with_many(1, |items| f(&mut items[0]))
+    }
+
+    /// Runs `f` with `count` distinct buffers, idle ones first, then returns them all.
+    pub(crate) fn with_many<R>(&self, count: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+        let mut items: Vec<T> = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            let keep = free.len().saturating_sub(count);
+            free.split_off(keep)
+        };
+        items.resize_with(count, T::default);
+        let result = f(&mut items);
         self.free
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(item);
+            .append(&mut items);
         result
     }
 }

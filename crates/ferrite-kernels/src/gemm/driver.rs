@@ -94,15 +94,6 @@ fn as_elems<P: PackElem>(buf: &mut Vec<Line>, n: usize) -> &mut [P] {
     unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<P>(), n) }
 }
 
-/// One A and one B packing buffer.
-type Bufs<'a, P> = (&'a mut [P], &'a mut [P]);
-
-/// Runs `f` with buffers of `na` (A) and `nb` (B) elements, reusing idle buffers (no
-/// allocation in steady state, whichever threads run the parts).
-fn with_scratch<P: PackElem, R>(na: usize, nb: usize, f: impl FnOnce(Bufs<'_, P>) -> R) -> R {
-    SCRATCH.with(|s| f((as_elems(&mut s.a, na), as_elems(&mut s.b, nb))))
-}
-
 /// Shares the output pointer with the threads' parts, which write disjoint tiles.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
@@ -144,10 +135,16 @@ pub(crate) fn run<F: Family>(
     );
     let threads = rayon::current_num_threads();
     let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS;
-    let sh = Shape { k, ldc, accumulate };
     let out = OutPtr(c.as_mut_ptr());
     if !parallel {
-        part(fam, &sh, 0..m, 0..n, out);
+        let sh = Shape {
+            k,
+            ldc,
+            accumulate,
+            part_rows: m,
+            part_cols: n,
+        };
+        SCRATCH.with(|s| part(fam, &sh, 0..m, 0..n, out, s));
         return;
     }
     // Every thread packs all of the operand that the split does not cut: A (m x k) when
@@ -164,13 +161,22 @@ pub(crate) fn run<F: Family>(
     let (len, unit) = if split_cols { (n, blk.nr) } else { (m, blk.mr) };
     // Whole microkernel tiles per part, as even as they can be.
     let per = len.div_ceil(unit).div_ceil(threads) * unit;
-    (0..len.div_ceil(per)).into_par_iter().for_each(|t| {
-        let r = t * per..len.min((t + 1) * per);
-        if split_cols {
-            part(fam, &sh, 0..m, r, out);
-        } else {
-            part(fam, &sh, r, 0..n, out);
-        }
+    let sh = Shape {
+        k,
+        ldc,
+        accumulate,
+        part_rows: if split_cols { m } else { per },
+        part_cols: if split_cols { per } else { n },
+    };
+    SCRATCH.with_many(len.div_ceil(per), |scratch| {
+        scratch.par_iter_mut().enumerate().for_each(|(t, s)| {
+            let r = t * per..len.min((t + 1) * per);
+            if split_cols {
+                part(fam, &sh, 0..m, r, out, s);
+            } else {
+                part(fam, &sh, r, 0..n, out, s);
+            }
+        })
     });
 }
 
@@ -179,13 +185,25 @@ struct Shape {
     k: usize,
     ldc: usize,
     accumulate: bool,
+    /// The largest part's extent. Every part sizes its scratch by it, not by its own
+    /// (possibly shorter) extent: idle buffers go to whichever part asks, so a buffer sized
+    /// for a short part would otherwise be grown again, at random, long after warm-up.
+    part_rows: usize,
+    part_cols: usize,
 }
 
 /// `C[rows, cols] (+)= A[rows, ..] * B[.., cols]` on the calling thread.
-fn part<F: Family>(fam: &F, sh: &Shape, rows: Range<usize>, cols: Range<usize>, out: OutPtr) {
+fn part<F: Family>(
+    fam: &F,
+    sh: &Shape,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    out: OutPtr,
+    scratch: &mut Scratch,
+) {
     for i_off in rows.clone().step_by(MAX_ROWS) {
         let m = MAX_ROWS.min(rows.end - i_off);
-        run_rows(fam, sh, i_off, m, cols.clone(), out);
+        run_rows(fam, sh, i_off, m, cols.clone(), out, scratch);
     }
 }
 
@@ -206,14 +224,16 @@ fn run_rows<F: Family>(
     m: usize,
     cols: Range<usize>,
     out: OutPtr,
+    scratch: &mut Scratch,
 ) {
     let blk = fam.blocking();
     let k = sh.k;
     // Even out the k slices and the row blocks so no slice or block is a sliver.
     let kc = k.div_ceil(k.div_ceil(blk.kc)).next_multiple_of(blk.kstep);
     let nc = blk.nc.min(cols.len().next_multiple_of(blk.nr));
-    let na = m.div_ceil(blk.mr) * blk.mr * kc;
-    let nb = nc.div_ceil(blk.nr) * blk.nr * kc;
+    let na = MAX_ROWS.min(sh.part_rows).div_ceil(blk.mr) * blk.mr * kc;
+    let nb_cols = blk.nc.min(sh.part_cols.next_multiple_of(blk.nr));
+    let nb = nb_cols.div_ceil(blk.nr) * blk.nr * kc;
     let ctx = Ctx {
         fam,
         sh,
@@ -222,20 +242,20 @@ fn run_rows<F: Family>(
         m,
         out,
     };
-    with_scratch::<F::P, _>(na, nb, |(abuf, bbuf)| {
-        for jc in cols.clone().step_by(nc) {
-            for pc in (0..k).step_by(kc) {
-                let step = Step {
-                    jc,
-                    ncb: nc.min(cols.end - jc),
-                    pc,
-                    kcb: kc.min(k - pc),
-                };
-                ctx.pack(step, abuf, bbuf);
-                ctx.compute(step, abuf, bbuf);
-            }
+    let abuf = as_elems::<F::P>(&mut scratch.a, na);
+    let bbuf = as_elems::<F::P>(&mut scratch.b, nb);
+    for jc in cols.clone().step_by(nc) {
+        for pc in (0..k).step_by(kc) {
+            let step = Step {
+                jc,
+                ncb: nc.min(cols.end - jc),
+                pc,
+                kcb: kc.min(k - pc),
+            };
+            ctx.pack(step, abuf, bbuf);
+            ctx.compute(step, abuf, bbuf);
         }
-    });
+    }
 }
 
 /// Everything a step needs besides its buffers.
