@@ -1,0 +1,212 @@
+"""Reference renderings of chat templates by transformers' apply_chat_template.
+
+    python chat_template_cases.py OUT_DIR
+
+Makes the two generated models (make_model.py with the Llama 2 and Llama 3
+tokenizers) under OUT_DIR, then renders a fixed set of conversations with every
+template in ../shared/data/templates and with each generated model's own
+template, and writes OUT_DIR/cases.json: a list of cases
+
+    {"id", "template": file name or "model", "model": dir name whose
+     tokenizer_config.json gives the special tokens (and, for "model", the
+     template), "messages", "tools", "documents" (each a JSON text, so that key
+     order survives), "kwargs" ({name: JSON text}), "add_generation_prompt",
+     "expected": str | null, "error": str | null, "raised": bool}
+
+`raised` marks errors raised by the template's own raise_exception(), whose
+message Ferrite must reproduce; other errors only have to be errors there too.
+strftime_now() reads a fixed clock (2024-03-07 09:05:00) so the cases are
+reproducible; the Rust test sets the same time.
+"""
+
+import datetime as _dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+from transformers import AutoTokenizer
+from transformers.utils import chat_template_utils
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXED_NOW = _dt.datetime(2024, 3, 7, 9, 5, 0)
+
+
+class _FixedClock(_dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return FIXED_NOW
+
+
+# The template globals call `datetime.now()` through this module's name.
+chat_template_utils.datetime = _FixedClock
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "The city, e.g. Zürich"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                    "days": {"type": "integer", "description": "Forecast days", "default": 1},
+                    "ratio": {"type": "number", "description": "A float", "default": 0.5},
+                },
+                "required": ["city"],
+            },
+            "return": {"type": "string", "description": "The weather"},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}, "safe": {"type": "boolean"}},
+                "required": ["query"],
+            },
+        },
+    },
+]
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant.  "}
+U1 = {"role": "user", "content": "Hello! How are you?"}
+A1 = {"role": "assistant", "content": "I'm fine, thanks. How can I help?"}
+U2 = {"role": "user", "content": "Tell me a joke about Rust."}
+UNICODE = {"role": "user", "content": "Grüße aus Zürich — 日本語, emoji 🦀, quotes \"x\" and 'y', tab\tend\n"}
+TOOL_CALL = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {
+            "id": "call_abc123XY",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
+        }
+    ],
+}
+TOOL_RESULT = {
+    "role": "tool",
+    "tool_call_id": "call_abc123XY",
+    "name": "get_weather",
+    "content": '{"temperature": 21.5, "sky": "clear"}',
+}
+A_AFTER_TOOL = {"role": "assistant", "content": "It is 21.5 °C and clear in Paris."}
+U_WEATHER = {"role": "user", "content": "What's the weather in Paris?"}
+THINKING = {
+    "role": "assistant",
+    "content": "The answer is 4.",
+    "reasoning_content": "2 + 2 is 4.",
+}
+U_MATH = {"role": "user", "content": "What is 2 + 2?"}
+PARTS = {"role": "user", "content": [{"type": "text", "text": "Describe this."}, {"type": "text", "text": "Briefly."}]}
+
+DOCS = [
+    {"title": "Paris", "text": "Paris is the capital of France."},
+    {"title": "Rust", "text": "Rust is a systems language."},
+]
+
+# (name, messages, tools, documents, kwargs)
+CONVERSATIONS = [
+    ("user", [U1], None, None, {}),
+    ("system_user", [SYSTEM, U1], None, None, {}),
+    ("multi", [U1, A1, U2], None, None, {}),
+    ("system_multi", [SYSTEM, U1, A1, U2], None, None, {}),
+    ("ends_assistant", [SYSTEM, U1, A1], None, None, {}),
+    ("unicode", [SYSTEM, UNICODE], None, None, {}),
+    ("not_alternating", [U1, U2], None, None, {}),
+    ("assistant_first", [A1, U1], None, None, {}),
+    ("system_only", [SYSTEM], None, None, {}),
+    ("tools", [SYSTEM, U_WEATHER], TOOLS, None, {}),
+    ("tools_no_system", [U_WEATHER], TOOLS, None, {}),
+    ("tool_calls", [U_WEATHER, TOOL_CALL, TOOL_RESULT, A_AFTER_TOOL, U2], TOOLS, None, {}),
+    ("tool_result_last", [SYSTEM, U_WEATHER, TOOL_CALL, TOOL_RESULT], TOOLS, None, {}),
+    ("reasoning", [U_MATH, THINKING, U2], None, None, {}),
+    ("no_thinking", [U_MATH, THINKING, U2], None, None, {"enable_thinking": False}),
+    ("content_parts", [PARTS], None, None, {}),
+    ("documents", [U_WEATHER], None, DOCS, {}),
+    ("builtin_tools", [U_WEATHER], None, None, {"builtin_tools": ["brave_search", "wolfram_alpha"]}),
+    ("kwargs", [SYSTEM, U1], None, None, {"date_string": "01 Jan 2025", "reasoning_effort": "high", "thinking": True}),
+]
+
+
+def make_models(out: Path) -> dict[str, Path]:
+    dirs = {}
+    for name in ("llama2", "llama3"):
+        d = out / f"model-{name}"
+        if not (d / "tokenizer_config.json").exists():
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(SHARED / "tools/make_model.py"),
+                    "tiny",
+                    str(d),
+                    "--tokenizer-json",
+                    str(SHARED / f"data/tokenizers/{name}/tokenizer.json"),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        dirs[name] = d
+    return dirs
+
+
+def render(tok, template, messages, tools, documents, kwargs, gen):
+    try:
+        out = tok.apply_chat_template(
+            messages,
+            tools=tools,
+            documents=documents,
+            chat_template=template,
+            add_generation_prompt=gen,
+            tokenize=False,
+            **kwargs,
+        )
+        return {"expected": out, "error": None, "raised": False}
+    except jinja2.exceptions.TemplateError as e:
+        # raise_exception() raises exactly TemplateError; Jinja's own failures are subclasses.
+        return {"expected": None, "error": str(e), "raised": type(e) is jinja2.exceptions.TemplateError}
+    except Exception as e:  # noqa: BLE001 - every failure of the reference is a case to reproduce
+        return {"expected": None, "error": f"{type(e).__name__}: {e}", "raised": False}
+
+
+def main():
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = make_models(out)
+    toks = {name: AutoTokenizer.from_pretrained(str(d)) for name, d in dirs.items()}
+    templates = [("model", None, "llama2"), ("model", None, "llama3")]
+    for path in sorted((SHARED / "data/templates").glob("*.jinja")):
+        source = path.read_text(encoding="utf-8")
+        # Llama 3 templates get Llama 3's special tokens, the rest Llama 2's (<s>, </s>, <unk>).
+        model = "llama3" if "<|begin_of_text|>" in source or "<|eot_id|>" in source else "llama2"
+        templates.append((path.name, source, model))
+    cases = []
+    for name, source, model in templates:
+        for conv, messages, tools, documents, kwargs in CONVERSATIONS:
+            for gen in (False, True):
+                case = {
+                    "id": f"{name}[{model}]/{conv}/gen={int(gen)}",
+                    "template": name,
+                    "model": dirs[model].name,
+                    "messages": json.dumps(messages, ensure_ascii=False),
+                    "tools": None if tools is None else json.dumps(tools, ensure_ascii=False),
+                    "documents": None if documents is None else json.dumps(documents, ensure_ascii=False),
+                    "kwargs": {k: json.dumps(v, ensure_ascii=False) for k, v in kwargs.items()},
+                    "add_generation_prompt": gen,
+                }
+                case.update(render(toks[model], source, messages, tools, documents, kwargs, gen))
+                cases.append(case)
+    (out / "cases.json").write_text(json.dumps(cases, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"{len(cases)} cases", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
