@@ -57,10 +57,15 @@ impl<'a, T> Operand<'a, T> {
     }
 }
 
+/// An operand: its data, shape and element type.
+pub type Input<'a> = (&'a Data, &'a [usize], DType);
+
 /// `a [.., M, K] @ b [.., K, N] (+ bias [.., M, N])`, all broadcast to the same batch.
+/// The operands may have different float types (an f32 activation times bf16
+/// weights): each is widened while packing, never converted as a whole.
 pub fn matmul(
-    a: (&Data, &[usize]),
-    b: (&Data, &[usize]),
+    a: Input,
+    b: Input,
     bias: Option<&Data>,
     dtype: DType,
     out_shape: &[usize],
@@ -72,35 +77,50 @@ pub fn matmul(
             .copy_from_slice(f32_rows(bias, out_shape, dtype).as_slice());
     }
     let accumulate = bias.is_some();
-    match dtype {
-        DType::F32 => run::<f32>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
-        DType::BF16 => run::<bf16>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
-        DType::F16 => run::<f16>(a, b, out_shape, out.as_mut_slice(), accumulate)?,
-        other => {
-            return Err(Error::Backend {
-                op: "matmul",
-                msg: format!("no kernel for {other}"),
-            })
-        }
+    let c = out.as_mut_slice();
+    match a.2 {
+        DType::F32 => with_b::<f32>(a, b, out_shape, c, accumulate)?,
+        DType::BF16 => with_b::<bf16>(a, b, out_shape, c, accumulate)?,
+        DType::F16 => with_b::<f16>(a, b, out_shape, c, accumulate)?,
+        other => return Err(no_kernel(other)),
     }
     Ok(Data::contiguous(out.finish(), 0, out_shape))
 }
 
-fn run<T: Element + bytemuck::Pod>(
-    a: (&Data, &[usize]),
-    b: (&Data, &[usize]),
+fn no_kernel(dtype: DType) -> Error {
+    Error::Backend {
+        op: "matmul",
+        msg: format!("no kernel for {dtype}"),
+    }
+}
+
+fn with_b<TA: Element + bytemuck::Pod>(
+    a: Input,
+    b: Input,
     out_shape: &[usize],
     out: &mut [f32],
     accumulate: bool,
 ) -> Result<()> {
-    match (typed::<T>(a.0), typed::<T>(b.0)) {
+    match b.2 {
+        DType::F32 => run::<TA, f32>(a, b, out_shape, out, accumulate),
+        DType::BF16 => run::<TA, bf16>(a, b, out_shape, out, accumulate),
+        DType::F16 => run::<TA, f16>(a, b, out_shape, out, accumulate),
+        other => Err(no_kernel(other)),
+    }
+}
+
+fn run<TA: Element + bytemuck::Pod, TB: Element + bytemuck::Pod>(
+    a: Input,
+    b: Input,
+    out_shape: &[usize],
+    out: &mut [f32],
+    accumulate: bool,
+) -> Result<()> {
+    match (typed::<TA>(a.0), typed::<TB>(b.0)) {
         (Some(ta), Some(tb)) => batched(&ta, &tb, a.1, b.1, out_shape, out, accumulate),
         _ => {
             // Misaligned or reversed operands: convert both to contiguous f32 first.
-            let (ca, cb) = (
-                f32_rows(a.0, a.1, elem_dtype::<T>()),
-                f32_rows(b.0, b.1, elem_dtype::<T>()),
-            );
+            let (ca, cb) = (f32_rows(a.0, a.1, a.2), f32_rows(b.0, b.1, b.2));
             let (sa, sb) = (contiguous_strides(a.1), contiguous_strides(b.1));
             let oa = Operand {
                 all: ca.as_slice(),
@@ -119,14 +139,6 @@ fn run<T: Element + bytemuck::Pod>(
 
 fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
     ferrite_core::shape::contiguous_strides(shape).to_vec()
-}
-
-fn elem_dtype<T: Element>() -> DType {
-    match T::KIND {
-        ferrite_kernels::ElemKind::F32 => DType::F32,
-        ferrite_kernels::ElemKind::Bf16 => DType::BF16,
-        ferrite_kernels::ElemKind::F16 => DType::F16,
-    }
 }
 
 fn batched<TA: Element, TB: Element>(

@@ -19,6 +19,14 @@ impl Array {
     }
 }
 
+fn float_operand(x: &Array, promoted: DType) -> Result<Array> {
+    if x.dtype().is_float() {
+        Ok(x.clone())
+    } else {
+        x.astype(promoted)
+    }
+}
+
 fn matmul_impl(a: &Array, b: &Array, bias: Option<&Array>) -> Result<Array> {
     let dtype = DType::promote(a.dtype(), b.dtype()).unwrap_or(a.dtype());
     if !dtype.is_float() {
@@ -56,8 +64,11 @@ fn matmul_impl(a: &Array, b: &Array, bias: Option<&Array>) -> Result<Array> {
         s.push(cols);
         s
     };
-    let a3 = a2.astype(dtype)?.broadcast_to(&full(m, k))?;
-    let b3 = b2.astype(dtype)?.broadcast_to(&full(k, n))?;
+    // Float operands keep their own dtypes: the kernels widen each one while packing,
+    // which gives the promoted product exactly without materialising a converted copy
+    // (an f32 activation times bf16 weights must not copy the weights every call).
+    let a3 = float_operand(&a2, dtype)?.broadcast_to(&full(m, k))?;
+    let b3 = float_operand(&b2, dtype)?.broadcast_to(&full(k, n))?;
     let out_shape = full(m, n);
     if crate::shape::numel_checked(&out_shape).is_none() {
         return shape_err("matmul", format!("result shape {out_shape:?} overflows"));

@@ -1,0 +1,116 @@
+//! Opening a model from a path: a Hugging Face directory or a GGUF file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferrite_core::DType;
+use ferrite_formats::Gguf;
+
+use crate::config::LlamaConfig;
+use crate::error::{Error, Result};
+use crate::llama::Llama;
+use crate::weights::{GgufWeights, HfWeights};
+
+/// Where a model was loaded from; the tokenizer and chat template live there too.
+pub enum ModelSource {
+    /// A Hugging Face directory (`config.json`, safetensors, `tokenizer.json`, ...).
+    HfDir(PathBuf),
+    /// A GGUF file, kept open: its metadata holds the tokenizer and template.
+    Gguf(Gguf),
+}
+
+impl ModelSource {
+    /// Decides what `path` is without loading weights.
+    pub fn open(path: &Path) -> Result<ModelSource> {
+        if path.is_dir() {
+            if !path.join("config.json").is_file() {
+                return Err(Error::Config {
+                    path: path.into(),
+                    msg: "directory has no config.json (expected a Hugging Face model directory)"
+                        .into(),
+                });
+            }
+            return Ok(ModelSource::HfDir(path.into()));
+        }
+        if !path.exists() {
+            return Err(Error::Io {
+                path: path.into(),
+                what: "cannot open",
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(ModelSource::Gguf(Gguf::open(path)?))
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            ModelSource::HfDir(p) => p,
+            ModelSource::Gguf(g) => g.path(),
+        }
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> Result<LlamaConfig> {
+        match self {
+            ModelSource::HfDir(dir) => LlamaConfig::from_hf_file(&dir.join("config.json")),
+            ModelSource::Gguf(g) => {
+                let factors = match g.tensor("rope_freqs.weight") {
+                    Some(_) => Some(g.array("rope_freqs.weight")?.to_f32_vec()?),
+                    None => None,
+                };
+                LlamaConfig::from_gguf(g, factors)
+            }
+        }
+    }
+
+    /// Loads the weights (zero copy: arrays point into the mapped files).
+    pub fn load(&self) -> Result<Loaded> {
+        let start = Instant::now();
+        let cfg = self.config()?;
+        let model = match self {
+            ModelSource::HfDir(dir) => Llama::load(cfg, &HfWeights::open(dir)?)?,
+            ModelSource::Gguf(g) => Llama::load(cfg, &GgufWeights::new(g))?,
+        };
+        let (parameters, weight_bytes) = model.parameter_stats();
+        let summary = LoadSummary {
+            parameters,
+            weight_bytes,
+            dtype: model.weight_dtype(),
+            kv_bytes_per_token: model.config().kv_bytes_per_token(),
+            load_time: start.elapsed(),
+        };
+        Ok(Loaded { model, summary })
+    }
+}
+
+/// A model ready to run, with what loading it found.
+pub struct Loaded {
+    pub model: Llama,
+    pub summary: LoadSummary,
+}
+
+/// The one line printed after loading.
+#[derive(Clone, Debug)]
+pub struct LoadSummary {
+    pub parameters: usize,
+    pub weight_bytes: usize,
+    /// The dtype of the projection weights.
+    pub dtype: DType,
+    pub kv_bytes_per_token: usize,
+    pub load_time: Duration,
+}
+
+impl fmt::Display for LoadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.2}M parameters, {}, {:.1} MiB of weights, {:.1} KiB KV cache per token, loaded in {:.2} s",
+            self.parameters as f64 / 1e6,
+            self.dtype,
+            self.weight_bytes as f64 / (1 << 20) as f64,
+            self.kv_bytes_per_token as f64 / 1024.0,
+            self.load_time.as_secs_f64()
+        )
+    }
+}

@@ -1,0 +1,145 @@
+//! Broken or unsupported model directories and files give one clear error
+//! naming the file and the problem.
+
+use std::path::Path;
+
+use ferrite_core::{Array, DType};
+use ferrite_formats::gguf::Value;
+use ferrite_formats::{GgufWriter, SafeTensorsWriter};
+use ferrite_models::ModelSource;
+
+const CONFIG: &str = r#"{"model_type": "llama", "vocab_size": 16, "hidden_size": 8,
+  "intermediate_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
+  "num_key_value_heads": 1, "rms_norm_eps": 1e-5}"#;
+
+fn tensors(skip: &str, wrong_shape: &str) -> SafeTensorsWriter {
+    let shapes: &[(&str, &[usize])] = &[
+        ("model.embed_tokens.weight", &[16, 8]),
+        ("model.norm.weight", &[8]),
+        ("lm_head.weight", &[16, 8]),
+        ("model.layers.0.input_layernorm.weight", &[8]),
+        ("model.layers.0.post_attention_layernorm.weight", &[8]),
+        ("model.layers.0.self_attn.q_proj.weight", &[8, 8]),
+        ("model.layers.0.self_attn.k_proj.weight", &[4, 8]),
+        ("model.layers.0.self_attn.v_proj.weight", &[4, 8]),
+        ("model.layers.0.self_attn.o_proj.weight", &[8, 8]),
+        ("model.layers.0.mlp.gate_proj.weight", &[12, 8]),
+        ("model.layers.0.mlp.up_proj.weight", &[12, 8]),
+        ("model.layers.0.mlp.down_proj.weight", &[8, 12]),
+    ];
+    let mut w = SafeTensorsWriter::new();
+    for (i, (name, shape)) in shapes.iter().enumerate() {
+        if *name == skip {
+            continue;
+        }
+        let shape: Vec<usize> = if *name == wrong_shape {
+            shape.iter().map(|d| d + 1).collect()
+        } else {
+            shape.to_vec()
+        };
+        w.add_tensor(
+            *name,
+            Array::random_normal(&shape, 0.0, 0.1, i as u64, DType::F32).unwrap(),
+        );
+    }
+    w
+}
+
+fn model_dir(config: &str, weights: SafeTensorsWriter) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    weights.write(dir.path().join("model.safetensors")).unwrap();
+    dir
+}
+
+fn load_error(path: &Path) -> String {
+    match ModelSource::open(path).and_then(|s| s.load()) {
+        Ok(_) => panic!("{} loaded but should not", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_complete_model_loads() {
+    ferrite_cpu::install();
+    let dir = model_dir(CONFIG, tensors("", ""));
+    let loaded = ModelSource::open(dir.path()).unwrap().load().unwrap();
+    let s = loaded.summary.to_string();
+    assert!(
+        s.contains("M parameters") && s.contains("KV cache per token"),
+        "{s}"
+    );
+}
+
+#[test]
+fn directory_problems_are_named() {
+    ferrite_cpu::install();
+    let empty = tempfile::tempdir().unwrap();
+    assert!(load_error(empty.path()).contains("no config.json"));
+    assert!(load_error(&empty.path().join("nope.gguf")).contains("cannot open"));
+
+    // (config.json, tensor left out, tensor with a wrong shape, expected message)
+    let with = |from: &str, to: &str| CONFIG.replace(from, to);
+    let cases = [
+        (
+            r#"{"model_type": "gpt2"}"#.to_string(),
+            "",
+            "",
+            "model_type 'gpt2' is not supported; supported: llama",
+        ),
+        ("{not json".to_string(), "", "", "not valid JSON"),
+        (
+            with("\"hidden_size\": 8", "\"hidden_size\": \"8\""),
+            "",
+            "",
+            "'hidden_size' must be a non-negative integer",
+        ),
+        (
+            with("\"num_key_value_heads\": 1", "\"num_key_value_heads\": 3"),
+            "",
+            "",
+            "not a multiple of 3 KV heads",
+        ),
+        (
+            with(
+                "\"rms_norm_eps\": 1e-5",
+                "\"rms_norm_eps\": 1e-5, \"hidden_act\": \"gelu\"",
+            ),
+            "",
+            "",
+            "hidden_act 'gelu'",
+        ),
+        (
+            CONFIG.to_string(),
+            "model.layers.0.mlp.up_proj.weight",
+            "",
+            "tensor 'model.layers.0.mlp.up_proj.weight': missing",
+        ),
+        (
+            CONFIG.to_string(),
+            "",
+            "model.layers.0.self_attn.k_proj.weight",
+            "shape [5, 9] does not match the config, which needs [4, 8]",
+        ),
+    ];
+    for (config, skip, wrong, want) in cases {
+        let dir = model_dir(&config, tensors(skip, wrong));
+        let err = load_error(dir.path());
+        assert!(err.contains(want), "expected '{want}' in: {err}");
+    }
+}
+
+#[test]
+fn unsupported_gguf_architecture_is_named() {
+    ferrite_cpu::install();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let mut w = GgufWriter::new();
+    w.add_metadata("general.architecture", Value::String("gemma3".into()));
+    w.write(&path).unwrap();
+    let err = load_error(&path);
+    assert!(
+        err.contains("architecture 'gemma3' is not supported") && err.contains("m.gguf"),
+        "{err}"
+    );
+}
