@@ -173,9 +173,11 @@ impl Vocab {
         let kind = match model.as_str() {
             "llama" => VocabKind::Spm,
             "gpt2" => VocabKind::Bpe,
-            other => return Err(Error::Metadata(format!(
+            other => {
+                return Err(Error::Metadata(format!(
                 "tokenizer.ggml.model = {other:?} is not supported (only \"llama\" and \"gpt2\")"
-            ))),
+            )))
+            }
         };
         let tokens = match get_array(get, "tokens")? {
             Some(ValueArray::String(v)) => v.clone(),
