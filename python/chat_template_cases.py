@@ -21,6 +21,7 @@ reproducible; the Rust test sets the same time.
 
 import datetime as _dt
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,11 @@ TOOLS = [
             "description": "Search the web.",
             "parameters": {
                 "type": "object",
-                "properties": {"query": {"type": "string"}, "safe": {"type": "boolean"}},
+                "properties": {
+                    "query": {"type": "string", "maxLength": 200},
+                    "safe": {"type": "boolean", "default": True},
+                    "site": {"type": ["string", "integer"], "default": None},
+                },
                 "required": ["query"],
             },
         },
@@ -106,7 +111,33 @@ THINKING = {
     "reasoning_content": "2 + 2 is 4.",
 }
 U_MATH = {"role": "user", "content": "What is 2 + 2?"}
+# Mistral's templates require tool call ids of 9 alphanumerics; OpenAI clients send arguments as JSON text.
+TOOL_CALLS_2 = {
+    "role": "assistant",
+    "content": "Let me check both.",
+    "tool_calls": [
+        {"id": "a1B2c3D4e", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
+        {"id": "Z9y8X7w6v", "type": "function", "function": {"name": "search", "arguments": {"query": "Oslo ☂", "safe": False}}},
+    ],
+}
+TOOL_RESULTS_2 = [
+    {"role": "tool", "tool_call_id": "a1B2c3D4e", "name": "get_weather", "content": "rain"},
+    {"role": "tool", "tool_call_id": "Z9y8X7w6v", "name": "search", "content": {"hits": 3, "top": "yr.no"}},
+]
 PARTS = {"role": "user", "content": [{"type": "text", "text": "Describe this."}, {"type": "text", "text": "Briefly."}]}
+
+# Command R's tool_use template reads tools in Cohere's own shape.
+COHERE_TOOLS = [
+    {
+        "name": "internet_search",
+        "description": "Returns a list of relevant document snippets for a textual query",
+        "parameter_definitions": {
+            "query": {"description": "Query to search the internet with", "type": "str", "required": True},
+            "limit": {"description": "At most this many", "type": "int", "required": False},
+        },
+    },
+    {"name": "directly_answer", "description": "Answers without tools", "parameter_definitions": {}},
+]
 
 DOCS = [
     {"title": "Paris", "text": "Paris is the capital of France."},
@@ -134,6 +165,19 @@ CONVERSATIONS = [
     ("documents", [U_WEATHER], None, DOCS, {}),
     ("builtin_tools", [U_WEATHER], None, None, {"builtin_tools": ["brave_search", "wolfram_alpha"]}),
     ("kwargs", [SYSTEM, U1], None, None, {"date_string": "01 Jan 2025", "reasoning_effort": "high", "thinking": True}),
+    ("multi_tool_calls", [U_WEATHER, TOOL_CALLS_2, *TOOL_RESULTS_2], TOOLS, None, {}),
+    ("multi_tool_calls_system", [SYSTEM, U_WEATHER, TOOL_CALLS_2, *TOOL_RESULTS_2, A_AFTER_TOOL], TOOLS, None, {}),
+    (
+        "functions_kwarg",
+        [SYSTEM, U_WEATHER],
+        None,
+        None,
+        {"functions": json.dumps([t["function"] for t in TOOLS], indent=2), "datetime": "2024-03-07"},
+    ),
+    ("gpt_oss_builtin", [U_WEATHER], TOOLS, None, {"builtin_tools": ["browser", "python"], "model_identity": "M"}),
+    ("granite_controls", [U_WEATHER], None, DOCS, {"controls": {"citations": True, "hallucinations": True}}),
+    ("cohere_tools", [SYSTEM, U_WEATHER], COHERE_TOOLS, None, {}),
+    ("empty_content", [SYSTEM, {"role": "user", "content": ""}], None, None, {}),
 ]
 
 
@@ -155,6 +199,29 @@ def make_models(out: Path) -> dict[str, Path]:
                 stdout=subprocess.DEVNULL,
             )
         dirs[name] = d
+    # Templates as models also ship them: a list of named templates in
+    # tokenizer_config.json (with an AddedToken object for bos_token), and
+    # chat_template.jinja plus additional_chat_templates/ overriding the config.
+    templates = SHARED / "data/templates"
+    multi = out / "model-multi"
+    files = out / "model-files"
+    for d, base in ((multi, dirs["llama2"]), (files, dirs["llama3"])):
+        d.mkdir(exist_ok=True)
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(base / f, d / f)
+    config = json.loads((multi / "tokenizer_config.json").read_text())
+    config["chat_template"] = [
+        {"name": "default", "template": config["chat_template"]},
+        {"name": "tool_use", "template": (templates / "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja").read_text()},
+    ]
+    config["bos_token"] = {"__type": "AddedToken", "content": "<s>", "lstrip": False, "normalized": False,
+                           "rstrip": False, "single_word": False, "special": True}
+    (multi / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    shutil.copy(templates / "Qwen-Qwen2.5-7B-Instruct.jinja", files / "chat_template.jinja")
+    (files / "additional_chat_templates").mkdir(exist_ok=True)
+    shutil.copy(templates / "meta-llama-Llama-3.2-3B-Instruct.jinja", files / "additional_chat_templates/tool_use.jinja")
+    dirs["multi"] = multi
+    dirs["files"] = files
     return dirs
 
 
@@ -182,7 +249,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     dirs = make_models(out)
     toks = {name: AutoTokenizer.from_pretrained(str(d)) for name, d in dirs.items()}
-    templates = [("model", None, "llama2"), ("model", None, "llama3")]
+    # "model": the template transformers picks from the model directory itself.
+    templates = [("model", None, name) for name in dirs]
     for path in sorted((SHARED / "data/templates").glob("*.jinja")):
         source = path.read_text(encoding="utf-8")
         # Llama 3 templates get Llama 3's special tokens, the rest Llama 2's (<s>, </s>, <unk>).

@@ -31,7 +31,8 @@ impl ModelTemplates {
     /// `dir/tokenizer_config.json` (a string, or a list of `{name, template}`),
     /// and the special tokens of `tokenizer_config.json` (strings, or
     /// `{"content": ...}` objects). A model with no template has an empty
-    /// `templates`; [`ModelTemplates::default_template`] then says so.
+    /// `templates`; [`ModelTemplates::select`] then says so. Files in
+    /// `dir/additional_chat_templates/NAME.jinja` add named templates.
     pub fn from_hf_dir(dir: &Path) -> Result<ModelTemplates> {
         let config_path = dir.join("tokenizer_config.json");
         let config: JsonValue = match std::fs::read_to_string(&config_path) {
@@ -60,16 +61,31 @@ impl ModelTemplates {
                 out.special_tokens.insert(key.to_string(), token);
             }
         }
+        // As transformers: template files, when there are any, replace the
+        // templates of tokenizer_config.json.
         let jinja_path = dir.join("chat_template.jinja");
         if jinja_path.is_file() {
-            let source = std::fs::read_to_string(&jinja_path).map_err(|e| Error::File {
-                path: jinja_path.clone(),
+            out.insert("default", &read(&jinja_path)?)?;
+        }
+        let extra_dir = dir.join("additional_chat_templates");
+        if extra_dir.is_dir() {
+            let entries = std::fs::read_dir(&extra_dir).map_err(|e| Error::File {
+                path: extra_dir.clone(),
                 message: e.to_string(),
             })?;
-            out.insert("default", &source)?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if let Some(name) = name.strip_suffix(".jinja") {
+                    out.insert(name, &read(&path)?)?;
+                }
+            }
         }
         match config.get("chat_template") {
-            _ if out.templates.contains_key("default") => {}
+            _ if !out.templates.is_empty() => {}
             Some(JsonValue::String(source)) => out.insert("default", source)?,
             Some(JsonValue::Array(list)) => {
                 for entry in list {
@@ -101,17 +117,19 @@ impl ModelTemplates {
         Ok(())
     }
 
-    /// The template used to chat: `default`, or the only one there is;
-    /// [`Error::NoTemplate`] when the model has none.
-    pub fn default_template(&self) -> Result<&ChatTemplate> {
-        match self.templates.get("default") {
-            Some(t) => Ok(t),
-            None if self.templates.len() == 1 => {
-                Ok(self.templates.values().next().ok_or(Error::NoTemplate)?)
+    /// The template transformers' `apply_chat_template` picks: `tool_use`
+    /// when tools are given and the model has one, else `default` (or the
+    /// only template there is); [`Error::NoTemplate`] when the model has none.
+    pub fn select(&self, with_tools: bool) -> Result<&ChatTemplate> {
+        if with_tools {
+            if let Some(t) = self.templates.get("tool_use") {
+                return Ok(t);
             }
-            None if self.templates.is_empty() => Err(Error::NoTemplate),
-            None => self.named("default"),
         }
+        if self.templates.is_empty() {
+            return Err(Error::NoTemplate);
+        }
+        self.named("default")
     }
 
     /// A template by name (e.g. `tool_use`, `rag`).
@@ -144,4 +162,11 @@ impl ModelTemplates {
         }
         args
     }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

@@ -96,7 +96,11 @@ pub(crate) fn strftime(format: &str, t: SystemTime) -> String {
                 write!(out, "{n:0width$}")
             };
         };
-        let h12 = if c.hour.is_multiple_of(12) { 12 } else { c.hour % 12 };
+        let h12 = if c.hour.is_multiple_of(12) {
+            12
+        } else {
+            c.hour % 12
+        };
         match spec {
             Some('Y') => {
                 let _ = write!(out, "{}", c.year);

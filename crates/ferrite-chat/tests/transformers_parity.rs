@@ -91,13 +91,14 @@ fn templates_render_as_transformers_does() {
     let mut templates: HashMap<String, ChatTemplate> = HashMap::new();
     let mut failures = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let (mut identical, mut same_message, mut both_failed) = (0, 0, 0);
     for case in &cases {
         let model = models.entry(case.model.clone()).or_insert_with(|| {
             ModelTemplates::from_hf_dir(&dir.join(&case.model)).expect("load generated model")
         });
         let template = if case.template == "model" {
             model
-                .default_template()
+                .select(case.tools.is_some())
                 .expect("generated model has a template")
         } else {
             templates.entry(case.template.clone()).or_insert_with(|| {
@@ -119,7 +120,7 @@ fn templates_render_as_transformers_does() {
 
         let got = template.render(&args);
         match (&case.expected, &case.error, got) {
-            (Some(want), _, Ok(got)) if *want == got => {}
+            (Some(want), _, Ok(got)) if *want == got => identical += 1,
             (Some(want), _, Ok(got)) => failures.push(format!(
                 "{}: output differs at byte {}\n--- transformers\n{want}\n--- ferrite\n{got}",
                 case.id,
@@ -136,12 +137,14 @@ fn templates_render_as_transformers_does() {
             (None, Some(msg), Err(e)) => {
                 if case.raised {
                     match &e {
-                        Error::Raised { message, .. } if message == msg => {}
+                        Error::Raised { message, .. } if message == msg => same_message += 1,
                         _ => failures.push(format!(
                             "{}: transformers raised {msg:?}, ferrite failed with {e}",
                             case.id
                         )),
                     }
+                } else {
+                    both_failed += 1;
                 }
             }
             (None, None, _) => failures.push(format!("{}: case has no outcome", case.id)),
@@ -151,13 +154,14 @@ fn templates_render_as_transformers_does() {
         .expect("templates")
         .count();
     eprintln!(
-        "{} cases over {} templates ({} real, 2 generated): {} failed",
+        "{} cases over {} templates ({} real, 4 from model directories): {identical} identical \
+         renderings, {same_message} raise_exception messages, {both_failed} failing in both, {} failed",
         cases.len(),
         seen.len(),
         real,
         failures.len()
     );
-    assert!(seen.len() >= real + 2, "every template has cases");
+    assert!(seen.len() >= real + 4, "every template has cases");
     assert!(
         failures.is_empty(),
         "{} of {} cases differ from transformers:\n\n{}",
