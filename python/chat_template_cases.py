@@ -181,6 +181,68 @@ CONVERSATIONS = [
 ]
 
 
+# Small templates that probe one Python/Jinja2 behaviour each, rendered with
+# CONVERSATIONS' "system_multi" and the kwargs below.
+SNIPPET_KWARGS = {
+    "flag": True,
+    "nothing": None,
+    "num": 3,
+    "ratio": 0.1,
+    "big": 1e16,
+    "small": 1.5e-05,
+    "text": "  Hello, World  ",
+    "obj": {"b": 1, "a": [1, 2.5, "x'y"], "c": {"ü": None, "t": True}},
+    "items": [{"name": "x", "on": True}, {"name": "y", "on": False}, {"name": "z"}],
+}
+SNIPPETS = {
+    "print_scalars": "{{ flag }}|{{ nothing }}|{{ num }}|{{ ratio }}|{{ big }}|{{ small }}|{{ 7 / 2 }}|{{ 7 // 2 }}|{{ 2 ** 10 }}",
+    "print_containers": "{{ obj }}|{{ items }}|{{ [1, 'a', none, true] }}|{{ (1, 2) }}|{{ messages[0] }}",
+    "string_filter": "{{ obj | string }}|{{ flag | string }}|{{ nothing | string }}|{{ 1.0 | string }}",
+    "tilde": "{{ 'a' ~ flag ~ nothing ~ num ~ ratio ~ obj['c'] }}",
+    "tojson_default": "{{ obj | tojson }}|{{ items | tojson }}|{{ text | tojson }}|{{ big | tojson }}|{{ small | tojson }}",
+    "tojson_indent": "{{ obj | tojson(indent=2) }}\n{{ items | tojson(indent='\t') }}\n{{ [] | tojson(indent=2) }}{{ {} | tojson(indent=2) }}",
+    "tojson_args": "{{ obj | tojson(separators=(',', ':')) }}|{{ obj | tojson(sort_keys=true) }}|{{ obj | tojson(ensure_ascii=true) }}",
+    "tojson_unicode": "{{ messages | tojson }}",
+    "str_methods": "{{ text.strip() }}|{{ text.lstrip() }}|{{ text.rstrip() }}|{{ text.upper() }}|{{ text.lower() }}"
+    "|{{ text.strip().startswith('Hello') }}|{{ text.strip().endswith(('x', 'd')) }}|{{ text.replace('l', 'L') }}"
+    "|{{ text.split(',') }}|{{ text.split() }}|{{ text.strip().split(', ', 1) }}|{{ text.title() }}|{{ text.find('W') }}"
+    "|{{ 'a-b-c'.rsplit('-', 1) }}|{{ text.strip('  H') }}|{{ 'x,y'.split(',') | join('+') }}",
+    "dict_methods": "{% for k, v in obj.items() %}{{ k }}={{ v }};{% endfor %}|{{ obj.keys() | list }}|{{ obj.values() | list }}"
+    "|{{ obj.get('b') }}|{{ obj.get('zz') }}|{{ obj.get('zz', 5) }}|{{ 'b' in obj }}|{{ obj | length }}",
+    "slices": "{{ messages[1:] | length }}|{{ messages[::-1][0].role }}|{{ messages[-1].role }}|{{ text[2:7] }}|{{ text[::-1] }}"
+    "|{{ [1,2,3,4][1:3] }}|{{ messages[:-1] | map(attribute='role') | join(',') }}",
+    "filters": "{{ items | selectattr('on') | map(attribute='name') | list }}|{{ items | rejectattr('on') | list | length }}"
+    "|{{ items | selectattr('on', 'defined') | list | length }}|{{ ['b', 'a', 'b'] | unique | list }}|{{ text | trim }}"
+    "|{{ ['a', 'b'] | join }}|{{ nothing | default('d') }}|{{ undefined_var | default('u') }}|{{ [3, 1, 2] | sort }}"
+    "|{{ 'x' | upper }}|{{ text | replace(' ', '_') }}|{{ [1, 2] | first }}|{{ [1, 2] | last }}|{{ 'abc' | length }}"
+    "|{{ items | map(attribute='name') | reject('equalto', 'y') | list }}|{{ 3.7 | int }}|{{ '5' | int + 1 }}|{{ 2 | float }}",
+    "indent": "{{ 'a\nb\n\nc' | indent(2) }}|{{ 'a\nb' | indent(4, true) }}|{{ 'a\n\nb' | indent(2, blank=true) }}",
+    "tests": "{{ flag is true }}{{ flag is false }}{{ nothing is none }}{{ num is number }}{{ text is string }}"
+    "{{ obj is mapping }}{{ items is iterable }}{{ text is iterable }}{{ undefined_var is defined }}{{ num is integer }}"
+    "{{ ratio is float }}{{ items is sequence }}{{ obj is sequence }}{{ num is odd }}{{ 'a' is in 'abc' }}",
+    "namespace_loop": "{% set ns = namespace(n=0, last='') %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+    "{% set ns.last = m.role %}{% if loop.first %}F{% endif %}{{ loop.index }}/{{ loop.length }}{{ loop.revindex0 }}"
+    "{% if loop.last %}L{% endif %}{% if m.role == 'user' %}{% continue %}{% endif %}.{% endfor %}|{{ ns.n }}{{ ns.last }}",
+    "loop_break": "{% for m in messages %}{% if loop.index > 2 %}{% break %}{% endif %}{{ m.role }}{{ loop.cycle('a', 'b') }}"
+    "{% if loop.previtem is defined %}<{{ loop.previtem.role }}{% endif %}{% endfor %}",
+    "whitespace": "  {% if true %}\n  A\n  {% endif %}\n{%- for i in [1, 2] %}\n    {{ i }}\n{% endfor %}\n{# c #}\n B {{- ' C ' -}} D\n",
+    "macro_set": "{% macro f(x, y='d') %}[{{ x }}{{ y }}]{% endmacro %}{{ f(1) }}{{ f(2, y=3) }}{% set a %}blk{% endset %}{{ a }}"
+    "{% set x, y = 1, 2 %}{{ x + y }}{% filter upper %}up{% endfilter %}",
+    "dict_global": "{{ dict(a=1, b=none) }}|{{ dict(a=1) | tojson }}",
+    "math_compare": "{{ 1 + 2 * 3 }}|{{ 10 % 3 }}|{{ -7 // 2 }}|{{ 1 == 1.0 }}|{{ 'a' < 'b' }}|{{ [1] + [2] }}|{{ 'a' * 3 }}"
+    "|{{ not none }}|{{ none == none }}|{{ 1 if none else 2 }}|{{ (1, 2) == [1, 2] }}",
+    "conditional_expr": "{{ 'yes' if flag else 'no' }}|{{ 'yes' if nothing }}|{{ messages | selectattr('role', 'equalto', 'user') | list | length }}",
+    "raise": "{% if messages | length > 1 %}{{ raise_exception('Only ' ~ 1 ~ ' message allowed, got ' ~ messages | length) }}{% endif %}",
+    "strftime": "{{ strftime_now('%Y-%m-%d %H:%M:%S %a %A %b %B %d %j %p %I %y') }}",
+    "undefined_attr": "{{ messages[0].nope }}|{{ messages[0]['nope'] }}|{{ undefined_var }}|{{ undefined_var | length }}"
+    "|{% for x in undefined_var %}x{% endfor %}|{{ messages[0].nope is defined }}",
+    "undefined_error": "{{ messages[0].nope.deeper }}",
+    "none_iter_error": "{% for x in nothing %}x{% endfor %}",
+    "type_error": "{{ 'a' + 1 }}",
+    "items_filter": "{% for k, v in obj | items %}{{ k }}{% endfor %}|{{ obj | dictsort }}",
+}
+
+
 def make_models(out: Path) -> dict[str, Path]:
     dirs = {}
     for name in ("llama2", "llama3"):
@@ -272,6 +334,22 @@ def main():
                 }
                 case.update(render(toks[model], source, messages, tools, documents, kwargs, gen))
                 cases.append(case)
+    system_multi = next(c[1] for c in CONVERSATIONS if c[0] == "system_multi")
+    for name, source in SNIPPETS.items():
+        for gen in (False, True):
+            case = {
+                "id": f"snippet:{name}/gen={int(gen)}",
+                "template": f"snippet:{name}",
+                "source": source,
+                "model": dirs["llama2"].name,
+                "messages": json.dumps(system_multi, ensure_ascii=False),
+                "tools": None,
+                "documents": None,
+                "kwargs": {k: json.dumps(v, ensure_ascii=False) for k, v in SNIPPET_KWARGS.items()},
+                "add_generation_prompt": gen,
+            }
+            case.update(render(toks["llama2"], source, system_multi, None, None, SNIPPET_KWARGS, gen))
+            cases.append(case)
     (out / "cases.json").write_text(json.dumps(cases, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{len(cases)} cases", file=sys.stderr)
 

@@ -73,6 +73,13 @@ pub(crate) fn environment() -> Environment<'static> {
     env.add_filter("string", |v: &Value| py_str(v));
     env.add_function("raise_exception", raise_exception);
     env.add_test("none", |v: &Value| is_none(v));
+    // Jinja2's `sequence` is "has a length and indexing": dicts pass too.
+    env.add_test("sequence", |v: &Value| {
+        matches!(
+            v.kind(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::String
+        )
+    });
     env
 }
 
