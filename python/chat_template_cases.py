@@ -239,6 +239,8 @@ SNIPPETS = {
     "undefined_error": "{{ messages[0].nope.deeper }}",
     "none_iter_error": "{% for x in nothing %}x{% endfor %}",
     "type_error": "{{ 'a' + 1 }}",
+    "generation_tag": "{% for m in messages %}{% if m.role == 'assistant' %}\n  {%- generation %}\n  <{{ m.content }}>\n"
+    "  {%- endgeneration %}\n{% else %}{{ m.role }}{% endif %}{% endfor %}",
     "items_filter": "{% for k, v in obj | items %}{{ k }}{% endfor %}|{{ obj | dictsort }}",
 }
 

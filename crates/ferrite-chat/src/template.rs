@@ -136,7 +136,7 @@ impl ChatTemplate {
     /// every error this template gives.
     pub fn with_name(name: &str, source: &str) -> Result<ChatTemplate> {
         let mut env = environment();
-        env.add_template_owned(name.to_string(), source.to_string())
+        env.add_template_owned(name.to_string(), generation_as_if(source))
             .map_err(|e| Error::Syntax {
                 name: name.to_string(),
                 message: describe(&e),
@@ -225,6 +225,45 @@ impl ChatTemplate {
     }
 }
 
+/// transformers' `{% generation %}...{% endgeneration %}` only marks the
+/// assistant's text for training masks and renders its body unchanged;
+/// minijinja has no such tag, so it becomes `{% if true %}...{% endif %}`.
+/// Only the keyword changes, so whitespace control and line numbers stay.
+fn generation_as_if(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(open) = rest.find("{%") {
+        let (before, tag) = rest.split_at(open + 2);
+        out.push_str(before);
+        let body = tag.trim_start_matches(['-', '+']);
+        let body = body.trim_start();
+        let keyword = ["endgeneration", "generation"]
+            .into_iter()
+            .find(|k| body.starts_with(k));
+        let closes = keyword.is_some_and(|k| {
+            body[k.len()..]
+                .trim_start()
+                .trim_start_matches(['-', '+'])
+                .starts_with("%}")
+        });
+        match keyword {
+            Some(k) if closes => {
+                let at = tag.len() - body.len();
+                out.push_str(&tag[..at]);
+                out.push_str(if k == "generation" {
+                    "if true"
+                } else {
+                    "endif"
+                });
+                rest = &tag[at + k.len()..];
+            }
+            _ => rest = tag,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// An engine error in one line: what went wrong and the template line.
 fn describe(e: &minijinja::Error) -> String {
     let mut msg = match e.detail() {
@@ -292,4 +331,19 @@ fn normalize_messages(messages: &Value) -> Result<Value> {
         ));
     }
     Ok(Value::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generation_as_if;
+
+    #[test]
+    fn generation_tags_become_plain_blocks() {
+        assert_eq!(
+            generation_as_if(
+                "a{%- generation +%}b{% endgeneration -%}c{% generationx %}{{ '{%' }}"
+            ),
+            "a{%- if true +%}b{% endif -%}c{% generationx %}{{ '{%' }}"
+        );
+    }
 }
