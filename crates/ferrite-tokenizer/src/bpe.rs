@@ -7,15 +7,8 @@ use std::collections::BinaryHeap;
 
 use crate::error::Result;
 use crate::pretokenize::{byte_encode, PreTokenizer};
+use crate::symbols::Symbols;
 use crate::vocab::Vocab;
-
-struct Symbol {
-    start: usize,
-    len: usize,
-    id: Option<u32>,
-    prev: Option<usize>,
-    next: Option<usize>,
-}
 
 #[derive(PartialEq, Eq)]
 struct Bigram {
@@ -63,78 +56,61 @@ pub(crate) fn tokenize(
 }
 
 fn merge_word(vocab: &Vocab, word: &str, out: &mut Vec<u32>) {
-    let mut symbols: Vec<Symbol> = Vec::with_capacity(word.len());
-    let mut buf = [0u8; 4];
-    for (i, (start, c)) in word.char_indices().enumerate() {
-        symbols.push(Symbol {
-            start,
-            len: c.len_utf8(),
-            id: vocab.token_to_id.get(&*c.encode_utf8(&mut buf)).copied(),
-            prev: i.checked_sub(1),
-            next: None,
-        });
-        if i > 0 {
-            symbols[i - 1].next = Some(i);
-        }
-    }
-    if symbols.is_empty() {
-        return;
-    }
+    let mut symbols = Symbols::of_chars(word);
+    // Each live symbol's token, if its text is one.
+    let mut ids: Vec<Option<u32>> = (0..symbols.count())
+        .map(|i| vocab.token_to_id.get(symbols.text(word, i)).copied())
+        .collect();
     let mut queue = BinaryHeap::new();
-    let try_add =
-        |symbols: &[Symbol], queue: &mut BinaryHeap<Bigram>, l: Option<usize>, r: Option<usize>| {
-            let (Some(l), Some(r)) = (l, r) else { return };
-            let (Some(left_id), Some(right_id)) = (symbols[l].id, symbols[r].id) else {
-                return;
-            };
-            if let Some(&(rank, merged)) = vocab.ranks.get(&(left_id, right_id)) {
-                queue.push(Bigram {
-                    rank,
-                    left: l,
-                    right: r,
-                    left_id,
-                    right_id,
-                    merged,
-                });
-            }
+    let try_add = |ids: &[Option<u32>],
+                   queue: &mut BinaryHeap<Bigram>,
+                   l: Option<usize>,
+                   r: Option<usize>| {
+        let (Some(l), Some(r)) = (l, r) else { return };
+        let (Some(left_id), Some(right_id)) = (ids[l], ids[r]) else {
+            return;
         };
-    for i in 1..symbols.len() {
-        try_add(&symbols, &mut queue, Some(i - 1), Some(i));
+        if let Some(&(rank, merged)) = vocab.ranks.get(&(left_id, right_id)) {
+            queue.push(Bigram {
+                rank,
+                left: l,
+                right: r,
+                left_id,
+                right_id,
+                merged,
+            });
+        }
+    };
+    for i in 1..symbols.count() {
+        try_add(&ids, &mut queue, Some(i - 1), Some(i));
     }
     while let Some(b) = queue.pop() {
         let (l, r) = (b.left, b.right);
         // Stale when either side has been merged into something else since.
-        if symbols[l].len == 0
-            || symbols[r].len == 0
-            || symbols[l].id != Some(b.left_id)
-            || symbols[r].id != Some(b.right_id)
+        if symbols.get(l).len == 0
+            || symbols.get(r).len == 0
+            || ids[l] != Some(b.left_id)
+            || ids[r] != Some(b.right_id)
         {
             continue;
         }
-        symbols[l].len += symbols[r].len;
-        symbols[l].id = b.merged;
-        symbols[r].len = 0;
-        symbols[l].next = symbols[r].next;
-        if let Some(n) = symbols[r].next {
-            symbols[n].prev = Some(l);
-        }
-        try_add(&symbols, &mut queue, symbols[l].prev, Some(l));
-        try_add(&symbols, &mut queue, Some(l), symbols[l].next);
+        symbols.merge(l, r);
+        ids[l] = b.merged;
+        try_add(&ids, &mut queue, symbols.get(l).prev, Some(l));
+        try_add(&ids, &mut queue, Some(l), symbols.get(l).next);
     }
-    let mut cur = Some(0);
-    while let Some(i) = cur {
-        let s = &symbols[i];
-        match s.id {
+    let mut buf = [0u8; 4];
+    for i in symbols.live() {
+        match ids[i] {
             Some(id) => out.push(id),
             // A merge whose result is not a token: spell it one character at a time.
             None => {
-                for c in word[s.start..s.start + s.len].chars() {
+                for c in symbols.text(word, i).chars() {
                     if let Some(&id) = vocab.token_to_id.get(&*c.encode_utf8(&mut buf)) {
                         out.push(id);
                     }
                 }
             }
         }
-        cur = s.next;
     }
 }

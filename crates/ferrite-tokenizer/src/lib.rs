@@ -28,6 +28,7 @@ mod hf;
 mod pretokenize;
 mod spm;
 mod stream;
+mod symbols;
 mod vocab;
 
 use std::path::Path;

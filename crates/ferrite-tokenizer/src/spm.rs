@@ -6,14 +6,8 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::error::{Error, Result};
+use crate::symbols::Symbols;
 use crate::vocab::Vocab;
-
-struct Symbol {
-    start: usize,
-    len: usize,
-    prev: Option<usize>,
-    next: Option<usize>,
-}
 
 struct Bigram {
     left: usize,
@@ -45,62 +39,39 @@ impl Ord for Bigram {
 
 /// Encodes `text` (spaces already escaped to `▁`) onto `out`.
 pub(crate) fn tokenize(vocab: &Vocab, text: &str, out: &mut Vec<u32>) -> Result<()> {
-    let mut symbols: Vec<Symbol> = Vec::with_capacity(text.len());
-    for (i, (start, c)) in text.char_indices().enumerate() {
-        symbols.push(Symbol {
-            start,
-            len: c.len_utf8(),
-            prev: i.checked_sub(1),
-            next: None,
-        });
-        if i > 0 {
-            symbols[i - 1].next = Some(i);
-        }
-    }
-    if symbols.is_empty() {
-        return Ok(());
-    }
+    let mut symbols = Symbols::of_chars(text);
     let mut queue = BinaryHeap::new();
-    let try_add = |symbols: &[Symbol],
-                   queue: &mut BinaryHeap<Bigram>,
-                   left: Option<usize>,
-                   right: Option<usize>| {
-        let (Some(l), Some(r)) = (left, right) else {
-            return;
+    let try_add =
+        |symbols: &Symbols, queue: &mut BinaryHeap<Bigram>, l: Option<usize>, r: Option<usize>| {
+            let (Some(l), Some(r)) = (l, r) else {
+                return;
+            };
+            let start = symbols.get(l).start;
+            let size = symbols.get(l).len + symbols.get(r).len;
+            if let Some(&id) = vocab.token_to_id.get(&text[start..start + size]) {
+                queue.push(Bigram {
+                    left: l,
+                    right: r,
+                    score: vocab.scores[id as usize],
+                    size,
+                });
+            }
         };
-        let start = symbols[l].start;
-        let size = symbols[l].len + symbols[r].len;
-        if let Some(&id) = vocab.token_to_id.get(&text[start..start + size]) {
-            queue.push(Bigram {
-                left: l,
-                right: r,
-                score: vocab.scores[id as usize],
-                size,
-            });
-        }
-    };
-    for i in 1..symbols.len() {
+    for i in 1..symbols.count() {
         try_add(&symbols, &mut queue, Some(i - 1), Some(i));
     }
     while let Some(b) = queue.pop() {
-        let (l, r) = (b.left, b.right);
+        let (l, r) = (symbols.get(b.left), symbols.get(b.right));
         // A pair is stale once either side was merged away or grew.
-        if symbols[l].len == 0 || symbols[r].len == 0 || symbols[l].len + symbols[r].len != b.size {
+        if l.len == 0 || r.len == 0 || l.len + r.len != b.size {
             continue;
         }
-        symbols[l].len += symbols[r].len;
-        symbols[r].len = 0;
-        symbols[l].next = symbols[r].next;
-        if let Some(n) = symbols[r].next {
-            symbols[n].prev = Some(l);
-        }
-        try_add(&symbols, &mut queue, symbols[l].prev, Some(l));
-        try_add(&symbols, &mut queue, Some(l), symbols[l].next);
+        symbols.merge(b.left, b.right);
+        try_add(&symbols, &mut queue, symbols.get(b.left).prev, Some(b.left));
+        try_add(&symbols, &mut queue, Some(b.left), symbols.get(b.left).next);
     }
-    let mut cur = Some(0);
-    while let Some(i) = cur {
-        let s = &symbols[i];
-        let piece = &text[s.start..s.start + s.len];
+    for i in symbols.live() {
+        let piece = symbols.text(text, i);
         match vocab.token_to_id.get(piece) {
             Some(&id) => out.push(id),
             None => {
@@ -112,7 +83,6 @@ pub(crate) fn tokenize(vocab: &Vocab, text: &str, out: &mut Vec<u32>) -> Result<
                 }
             }
         }
-        cur = s.next;
     }
     Ok(())
 }

@@ -4,18 +4,15 @@
 //!
 //! Needs the venv from python/ensure_venv.sh; only FERRITE_SKIP_PYTHON=1 skips it.
 
-use std::path::PathBuf;
+mod common;
 
+use common::tokenizer_json as tokenizer_path;
 use ferrite_formats::{Gguf, GgufWriter};
 use ferrite_tokenizer::Tokenizer;
 use serde_json::Value;
 
 const SEED: u64 = 7;
 const COUNT: usize = 3000;
-
-fn tokenizer_path(name: &str) -> PathBuf {
-    ferrite_testkit::repo_root().join(format!("../shared/data/tokenizers/{name}/tokenizer.json"))
-}
 
 fn ids(v: &Value) -> Vec<Vec<u32>> {
     v.as_array()

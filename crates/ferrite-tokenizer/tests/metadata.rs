@@ -1,8 +1,9 @@
 //! Malformed vocabularies fail with clear errors; special-token handling;
 //! the GGUF export round-trips.
 
+mod common;
+
 use ferrite_formats::gguf::{Value, ValueArray};
-use ferrite_formats::Gguf;
 use ferrite_tokenizer::{Error, Tokenizer};
 
 fn strings(v: &[&str]) -> Value {
@@ -118,8 +119,7 @@ fn unknown_pre_tokenizer_falls_back_to_gpt2() {
 
 #[test]
 fn encode_prompt_never_doubles_bos() {
-    let path = ferrite_testkit::repo_root().join("../shared/data/vocab/ggml-vocab-llama-bpe.gguf");
-    let tok = Tokenizer::from_gguf(&Gguf::open(path).unwrap()).unwrap();
+    let tok = common::gguf_vocab("llama-bpe");
     let bos = tok.bos_id().unwrap();
     let eot = tok.id_of("<|eot_id|>").unwrap();
     let templated = tok
@@ -145,11 +145,8 @@ fn encode_prompt_never_doubles_bos() {
 
 #[test]
 fn gguf_export_round_trips_every_vocab() {
-    let dir = ferrite_testkit::repo_root().join("../shared/data/vocab");
     for name in ["llama-spm", "phi-3", "gpt-2", "llama-bpe", "qwen2"] {
-        let tok =
-            Tokenizer::from_gguf(&Gguf::open(dir.join(format!("ggml-vocab-{name}.gguf"))).unwrap())
-                .unwrap();
+        let tok = common::gguf_vocab(name);
         let again = Tokenizer::from_gguf_metadata(&tok.gguf_metadata()).unwrap();
         let text = "Hello  world!\n\tI'm 123456 🦙 naïve <|im_end|> <s>";
         for (a, p) in [(false, false), (true, true)] {

@@ -1,20 +1,11 @@
 //! Streaming decode equals full decode, and never emits part of a character.
 
-use std::path::PathBuf;
+mod common;
 
-use ferrite_formats::Gguf;
+use common::{gguf_vocab, tokenizer_json, VOCABS as GGUF_VOCABS};
 use ferrite_tokenizer::Tokenizer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn shared() -> PathBuf {
-    ferrite_testkit::repo_root().join("../shared/data")
-}
-
-fn gguf_vocab(name: &str) -> Tokenizer {
-    let gguf = Gguf::open(shared().join(format!("vocab/ggml-vocab-{name}.gguf"))).unwrap();
-    Tokenizer::from_gguf(&gguf).unwrap()
-}
 
 /// Every chunk the stream produced, and their concatenation after `finish`.
 fn stream_chunks(tok: &Tokenizer, ids: &[u32], skip: bool) -> (Vec<String>, String) {
@@ -56,16 +47,6 @@ fn random_ids(tok: &Tokenizer, rng: &mut StdRng, len: usize) -> Vec<u32> {
         .collect()
 }
 
-const GGUF_VOCABS: &[&str] = &[
-    "llama-spm",
-    "phi-3",
-    "gpt-2",
-    "starcoder",
-    "deepseek-coder",
-    "llama-bpe",
-    "qwen2",
-];
-
 #[test]
 fn stream_equals_decode_on_random_ids() {
     let mut rng = StdRng::seed_from_u64(11);
@@ -100,8 +81,10 @@ fn stream_never_splits_a_character() {
         .map(|n| (n.to_string(), gguf_vocab(n)))
         .collect();
     for n in ["llama2", "llama3"] {
-        let path = shared().join(format!("tokenizers/{n}/tokenizer.json"));
-        tokenizers.push((n.to_string(), Tokenizer::from_tokenizer_json(path).unwrap()));
+        tokenizers.push((
+            n.to_string(),
+            Tokenizer::from_tokenizer_json(tokenizer_json(n)).unwrap(),
+        ));
     }
     for (name, tok) in &tokenizers {
         for text in texts {
@@ -135,9 +118,7 @@ fn stream_never_splits_a_character() {
 fn stream_on_hf_tokenizers_matches_decode_when_valid() {
     let mut rng = StdRng::seed_from_u64(5);
     for n in ["llama2", "llama3"] {
-        let tok =
-            Tokenizer::from_tokenizer_json(shared().join(format!("tokenizers/{n}/tokenizer.json")))
-                .unwrap();
+        let tok = Tokenizer::from_tokenizer_json(tokenizer_json(n)).unwrap();
         let mut compared = 0;
         for _ in 0..400 {
             let len = rng.gen_range(0..40);

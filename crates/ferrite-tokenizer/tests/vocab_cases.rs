@@ -1,18 +1,13 @@
 //! Every case of llama.cpp's vocabulary test files (`../shared/data/vocab`):
 //! each `.inp` string encoded without BOS/EOS must give exactly its `.out` ids.
 
-use std::path::PathBuf;
+mod common;
 
-use ferrite_formats::Gguf;
-use ferrite_tokenizer::Tokenizer;
-
-fn vocab_dir() -> PathBuf {
-    ferrite_testkit::repo_root().join("../shared/data/vocab")
-}
+use common::{gguf_vocab as load, VOCABS};
 
 /// The test strings and expected ids of one vocabulary.
 fn cases(name: &str) -> Vec<(String, Vec<u32>)> {
-    let dir = vocab_dir();
+    let dir = common::shared().join("vocab");
     let inp = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.inp")))
         .unwrap_or_else(|e| panic!("{name}.inp: {e}"));
     let out = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.out")))
@@ -36,21 +31,6 @@ fn cases(name: &str) -> Vec<(String, Vec<u32>)> {
         "{name}: .inp and .out disagree on the number of cases"
     );
     texts.into_iter().zip(ids).collect()
-}
-
-pub const VOCABS: &[&str] = &[
-    "llama-spm",
-    "phi-3",
-    "gpt-2",
-    "starcoder",
-    "deepseek-coder",
-    "llama-bpe",
-    "qwen2",
-];
-
-fn load(name: &str) -> Tokenizer {
-    let gguf = Gguf::open(vocab_dir().join(format!("ggml-vocab-{name}.gguf"))).unwrap();
-    Tokenizer::from_gguf(&gguf).unwrap()
 }
 
 #[test]
