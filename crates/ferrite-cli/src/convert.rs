@@ -1,5 +1,11 @@
 //! `ferrite convert IN OUT`: safetensors ↔ GGUF.
 //!
+//! A Hugging Face model directory (one with `config.json`) converted to
+//! `.gguf` becomes a model llama.cpp runs: llama.cpp's tensor names, q/k rows
+//! permuted for its RoPE, hyper-parameters under `llama.*`/`qwen2.*`, the
+//! tokenizer as `tokenizer.ggml.*` and the chat template
+//! (`ferrite_models::convert`). Everything else is a container conversion:
+//!
 //! The output format comes from OUT's extension (`.gguf` or `.safetensors`);
 //! IN may be a file, a `model.safetensors.index.json` or a model directory.
 //! Tensors keep their names, logical shapes and bytes: nothing is cast or
@@ -18,7 +24,6 @@ use std::path::{Path, PathBuf};
 
 use ferrite_formats::gguf::Value;
 use ferrite_formats::{GgufWriter, ModelFile, SafeTensorsWriter, TensorInfo};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::{human_bytes, print};
 
@@ -61,19 +66,42 @@ fn gguf_value(key: &str, text: &str) -> Value {
     }
 }
 
+const BYTES_BAR: &str = "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+
+/// A Hugging Face model directory to the GGUF llama.cpp's converter writes.
+fn convert_model(dir: &Path, out: &Path) -> crate::Result<()> {
+    let tok = ferrite_tokenizer::Tokenizer::from_tokenizer_json(dir.join("tokenizer.json"))?;
+    let mut extra = tok.gguf_metadata();
+    let templates = ferrite_chat::ModelTemplates::from_hf_dir(dir)?;
+    if let Ok(t) = templates.select(false) {
+        extra.push((
+            "tokenizer.chat_template".into(),
+            Value::String(t.source().to_string()),
+        ));
+    }
+    let writer = ferrite_models::convert::hf_to_gguf(dir, extra)?;
+    let total = writer.tensor_bytes();
+    let bar = crate::progress::bar(total, BYTES_BAR);
+    writer.write_with_progress(out, &mut |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    print(&format!(
+        "wrote {}: llama.cpp-layout GGUF of {}, {}\n",
+        out.display(),
+        dir.display(),
+        human_bytes(total)
+    ))
+}
+
 pub fn run(args: Args) -> crate::Result<()> {
     let target = target(&args.output)?;
+    if matches!(target, Target::Gguf) && args.input.join("config.json").is_file() {
+        return convert_model(&args.input, &args.output);
+    }
     let model = ModelFile::open(&args.input)?;
     let tensors = model.tensors();
     let total: u64 = tensors.iter().map(TensorInfo::bytes).sum();
 
-    // Hidden automatically when stderr is not a terminal.
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::progress::bar(total, BYTES_BAR);
     let mut progress = |n: u64| bar.inc(n);
 
     match target {

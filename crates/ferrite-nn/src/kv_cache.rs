@@ -33,6 +33,18 @@ impl LayerKv {
         Ok(both)
     }
 
+    /// Keeps the first `n` positions (a conversation rewound to a shared prefix).
+    pub fn truncate(&mut self, n: usize) -> Result<()> {
+        if n >= self.len() {
+            return Ok(());
+        }
+        self.kv = match self.kv.take() {
+            Some((k, v)) if n > 0 => Some((k.slice_axis(2, 0, n)?, v.slice_axis(2, 0, n)?)),
+            _ => None,
+        };
+        Ok(())
+    }
+
     /// The cached arrays, so a caller can evaluate them with the step's output.
     pub fn arrays(&self) -> impl Iterator<Item = &Array> {
         self.kv.iter().flat_map(|(k, v)| [k, v])
@@ -71,6 +83,11 @@ impl KvCache {
             .iter()
             .flat_map(|l| l.arrays().cloned())
             .collect()
+    }
+
+    /// Keeps the first `n` positions of every layer.
+    pub fn truncate(&mut self, n: usize) -> Result<()> {
+        self.layers.iter_mut().try_for_each(|l| l.truncate(n))
     }
 
     /// Forgets everything (a new conversation).

@@ -57,6 +57,14 @@ impl GgufWriter {
         self
     }
 
+    /// Bytes of tensor data the file will hold (for progress bars).
+    pub fn tensor_bytes(&self) -> u64 {
+        self.tensors
+            .iter()
+            .map(|(_, a)| a.dtype().bytes_for(a.size() as u64).unwrap_or(0))
+            .sum()
+    }
+
     /// Writes the file atomically (temporary file, then rename).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         self.write_with_progress(path, &mut |_| {})

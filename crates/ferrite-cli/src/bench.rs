@@ -1,0 +1,89 @@
+//! `ferrite bench MODEL`: prompt-processing and generation speed, as
+//! llama-bench reports them (pp512 and tg128 by default).
+
+use std::path::PathBuf;
+
+use ferrite_engine::bench::{generation_speed, prompt_speed, Speed};
+use ferrite_models::ModelSource;
+use serde_json::json;
+
+use crate::output::{human_bytes, print};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A Hugging Face model directory or a GGUF file
+    model: PathBuf,
+    /// Prompt tokens processed in one batch (0 skips)
+    #[arg(long, short = 'p', default_value_t = 512)]
+    n_prompt: usize,
+    /// Tokens generated one at a time (0 skips)
+    #[arg(long, short = 'n', default_value_t = 128)]
+    n_gen: usize,
+    /// Repetitions of each test (after one warm-up)
+    #[arg(long, short = 'r', default_value_t = 3)]
+    repetitions: usize,
+    /// Print {"pp_tokens_per_s": ..., "tg_tokens_per_s": ..., "threads": ...}
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> crate::Result<()> {
+    let source = ModelSource::open(&args.model)?;
+    let loaded = source.load()?;
+    eprintln!("{}: {}", args.model.display(), loaded.summary);
+    let ctx = loaded.model.config().max_position_embeddings;
+    for (name, n) in [("--n-prompt", args.n_prompt), ("--n-gen", args.n_gen)] {
+        if n > ctx {
+            return Err(format!("{name} {n} exceeds the model's context of {ctx}").into());
+        }
+    }
+    if args.repetitions == 0 {
+        return Err("--repetitions must be at least 1".into());
+    }
+    let threads = rayon::current_num_threads();
+    let reps = args.repetitions;
+    let pp = (args.n_prompt > 0)
+        .then(|| prompt_speed(&loaded.model, args.n_prompt, reps))
+        .transpose()?;
+    let tg = (args.n_gen > 0)
+        .then(|| generation_speed(&loaded.model, args.n_gen, reps))
+        .transpose()?;
+    if args.json {
+        let j = json!({
+            "model": args.model.display().to_string(),
+            "parameters": loaded.summary.parameters,
+            "weight_bytes": loaded.summary.weight_bytes,
+            "threads": threads,
+            "n_prompt": args.n_prompt,
+            "n_gen": args.n_gen,
+            "pp_tokens_per_s": pp.as_ref().map(Speed::mean),
+            "pp_stddev": pp.as_ref().map(Speed::stddev),
+            "tg_tokens_per_s": tg.as_ref().map(Speed::mean),
+            "tg_stddev": tg.as_ref().map(Speed::stddev),
+        });
+        return print(&format!("{j}\n"));
+    }
+    let s = &loaded.summary;
+    let mut out = String::from(
+        "| model | size | params | threads | test | t/s |\n|---|---|---|---|---|---|\n",
+    );
+    let name = args
+        .model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (test, speed) in [("pp", &pp), ("tg", &tg)] {
+        if let Some(sp) = speed {
+            out += &format!(
+                "| {name} {} | {} | {:.2} M | {threads} | {test}{} | {:.2} ± {:.2} |\n",
+                s.dtype,
+                human_bytes(s.weight_bytes as u64),
+                s.parameters as f64 / 1e6,
+                sp.tokens,
+                sp.mean(),
+                sp.stddev()
+            );
+        }
+    }
+    print(&out)
+}
