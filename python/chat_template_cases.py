@@ -181,6 +181,17 @@ CONVERSATIONS = [
 ]
 
 
+# (name, messages, field to continue, add_generation_prompt)
+CONTINUATIONS = [
+    ("reply", [SYSTEM, U1, {"role": "assistant", "content": "Sure, here is "}], "content", False),
+    ("reply_trimmed", [U1, {"role": "assistant", "content": "  Well\n"}], "content", False),
+    ("user_text", [SYSTEM, {"role": "user", "content": "Complete: the quick brown"}], "content", False),
+    ("parts", [U1, {"role": "assistant", "content": [{"type": "text", "text": "Part one."}]}], "content", False),
+    ("thinking", [U_MATH, {"role": "assistant", "content": "", "reasoning_content": "Let me add"}], "reasoning_content", False),
+    ("missing_field", [U1, A1], "reasoning_content", False),
+    ("with_generation_prompt", [U1, A1], "content", True),
+]
+
 # Small templates that probe one Python/Jinja2 behaviour each, rendered with
 # CONVERSATIONS' "system_multi" and the kwargs below.
 SNIPPET_KWARGS = {
@@ -289,7 +300,7 @@ def make_models(out: Path) -> dict[str, Path]:
     return dirs
 
 
-def render(tok, template, messages, tools, documents, kwargs, gen):
+def render(tok, template, messages, tools, documents, kwargs, gen, cont=None):
     try:
         out = tok.apply_chat_template(
             messages,
@@ -297,6 +308,8 @@ def render(tok, template, messages, tools, documents, kwargs, gen):
             documents=documents,
             chat_template=template,
             add_generation_prompt=gen,
+            # "content" is what `True` means; pass True to take that path.
+            continue_final_message=True if cont == "content" else (cont or False),
             tokenize=False,
             **kwargs,
         )
@@ -336,6 +349,21 @@ def main():
                 }
                 case.update(render(toks[model], source, messages, tools, documents, kwargs, gen))
                 cases.append(case)
+        # Prefilled replies: the last message is left open for the model to continue.
+        for conv, messages, field, gen in CONTINUATIONS:
+            case = {
+                "id": f"{name}[{model}]/continue:{conv}/gen={int(gen)}",
+                "template": name,
+                "model": dirs[model].name,
+                "messages": json.dumps(messages, ensure_ascii=False),
+                "tools": None,
+                "documents": None,
+                "kwargs": {},
+                "add_generation_prompt": gen,
+                "continue_final_message": field,
+            }
+            case.update(render(toks[model], source, messages, None, None, {}, gen, field))
+            cases.append(case)
     system_multi = next(c[1] for c in CONVERSATIONS if c[0] == "system_multi")
     for name, source in SNIPPETS.items():
         for gen in (False, True):

@@ -4,7 +4,9 @@
 //! * [`ChatTemplate`] compiles a template once (from `tokenizer_config.json`,
 //!   `chat_template.jinja`, or GGUF's `tokenizer.chat_template`) and renders
 //!   [`RenderArgs`]: `messages`, `add_generation_prompt`, `bos_token`,
-//!   `eos_token`, `tools`, `documents` and any extra variables.
+//!   `eos_token`, `tools`, `documents` and any extra variables, optionally
+//!   leaving the last message open for the model to continue
+//!   (`continue_final_message`).
 //! * [`ModelTemplates`] reads a Hugging Face model directory: its templates by
 //!   name and its special tokens; a model without one gives
 //!   [`Error::NoTemplate`].
@@ -21,6 +23,7 @@
 mod env;
 mod error;
 mod hf;
+mod prefill;
 mod pyfmt;
 mod strftime;
 mod template;

@@ -1,6 +1,7 @@
 //! A compiled chat template and the arguments it is rendered with.
 
 use crate::env::{environment, py_none, Raised};
+use crate::prefill::{self, Message};
 use crate::strftime::strftime;
 use crate::{Error, Result};
 use minijinja::value::ValueKind;
@@ -81,6 +82,11 @@ pub struct RenderArgs {
     pub extra: BTreeMap<String, Json>,
     /// The time `strftime_now` reads; the system clock when `None`.
     pub now: Option<SystemTime>,
+    /// Leave the last message open so that the model continues it (a
+    /// prefilled reply): the field to continue, `"content"` usually, or
+    /// `"reasoning_content"`. transformers' `continue_final_message`; not
+    /// together with `add_generation_prompt`.
+    pub continue_final_message: Option<String>,
 }
 
 impl RenderArgs {
@@ -95,6 +101,7 @@ impl RenderArgs {
             documents: None,
             extra: BTreeMap::new(),
             now: None,
+            continue_final_message: None,
         }
     }
 }
@@ -162,16 +169,40 @@ impl ChatTemplate {
     /// tokenize=False)` would. A template's `raise_exception(msg)` becomes
     /// [`Error::Raised`] whose message is `msg`.
     pub fn render(&self, args: &RenderArgs) -> Result<String> {
-        let ctx = self.context(args)?;
+        let mut messages = normalize_messages(&args.messages.0)?;
+        let continued = match &args.continue_final_message {
+            Some(_) if args.add_generation_prompt => {
+                return Err(Error::Input(
+                    "continue_final_message and add_generation_prompt are not compatible. Use \
+                     continue_final_message when you want the model to continue the final message, and \
+                     add_generation_prompt when you want to add a header that will prompt it to start a \
+                     new assistant message instead."
+                        .into(),
+                ))
+            }
+            Some(field) => Some(prefill::mark(&mut messages, field, &self.source)?),
+            None => None,
+        };
+        let messages = Value::from(
+            messages
+                .into_iter()
+                .map(Value::from_pairs)
+                .collect::<Vec<_>>(),
+        );
         let template = self
             .env
             .get_template(&self.name)
             .map_err(|e| self.failure(e))?;
-        template.render(ctx).map_err(|e| self.failure(e))
+        let rendered = template
+            .render(self.context(messages, args))
+            .map_err(|e| self.failure(e))?;
+        match continued {
+            Some(text) => prefill::cut(&rendered, &text),
+            None => Ok(rendered),
+        }
     }
 
-    fn context(&self, args: &RenderArgs) -> Result<Value> {
-        let messages = normalize_messages(&args.messages.0)?;
+    fn context(&self, messages: Value, args: &RenderArgs) -> Value {
         let now = args.now;
         let strftime_now = Value::from_function(move |format: &str| {
             strftime(format, now.unwrap_or_else(SystemTime::now))
@@ -204,7 +235,7 @@ impl ChatTemplate {
             };
             vars.push((key.clone(), value));
         }
-        Ok(Value::from_pairs(vars))
+        Value::from_pairs(vars)
     }
 
     fn failure(&self, e: minijinja::Error) -> Error {
@@ -280,7 +311,7 @@ fn describe(e: &minijinja::Error) -> String {
 /// value is `null` are dropped, and a message's reasoning (under
 /// `reasoning_content`, `thinking` or `reasoning`) is copied to both
 /// `thinking` (read by gpt-oss) and `reasoning_content` (read by the rest).
-fn normalize_messages(messages: &Value) -> Result<Value> {
+fn normalize_messages(messages: &Value) -> Result<Vec<Message>> {
     if messages.kind() != ValueKind::Seq {
         return Err(Error::Input("messages must be a list of objects".into()));
     }
@@ -322,7 +353,7 @@ fn normalize_messages(messages: &Value) -> Result<Value> {
                 None => pairs.push((Value::from("reasoning_content"), r)),
             }
         }
-        out.push(Value::from_pairs(pairs));
+        out.push(pairs);
     }
     if out.is_empty() {
         return Err(Error::Input(
@@ -330,7 +361,7 @@ fn normalize_messages(messages: &Value) -> Result<Value> {
                 .into(),
         ));
     }
-    Ok(Value::from(out))
+    Ok(out)
 }
 
 #[cfg(test)]
