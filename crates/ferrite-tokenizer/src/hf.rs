@@ -213,33 +213,46 @@ pub(crate) fn convert(path: &Path) -> Result<Converted> {
     if spm {
         put("model", Value::String("llama".into()));
         put("pre", Value::String("default".into()));
-        // Without tokenizer.model's scores, rank order stands in for them: the
-        // converter emitted merges in score order, so the token a merge makes
-        // first scores highest. Tokens no merge makes never form from a pair.
-        let mut scores = vec![-1e9f32; n];
-        for (i, t) in types.iter().enumerate() {
-            if *t != 1 || tokens[i].chars().count() == 1 {
-                scores[i] = 0.0;
+        let model_file = path.with_file_name("tokenizer.model");
+        let (scores, prepend) = if model_file.is_file() {
+            let sp = crate::spm_model::load(&model_file)?;
+            if sp.pieces.len() > n {
+                return Err(err(
+                    path,
+                    format!(
+                        "{} has {} pieces, more than the {n} tokens here",
+                        model_file.display(),
+                        sp.pieces.len()
+                    ),
+                ));
             }
-        }
-        for (rank, m) in merges.iter().enumerate() {
-            if let Some(&id) = by_text.get(m.replacen(' ', "", 1).as_str()) {
-                let s = &mut scores[id as usize];
-                if *s == -1e9 {
-                    *s = -(rank as f32);
+            // convert_hf_to_gguf.py takes pieces, scores and types from the
+            // SentencePiece model; added tokens past it score -1000.
+            let mut scores = vec![-1000.0f32; n];
+            for (i, (piece, score, ty)) in sp.pieces.iter().enumerate() {
+                if *piece != tokens[i] {
+                    return Err(err(
+                        path,
+                        format!(
+                            "token {i} is {:?} here but {piece:?} in {}",
+                            tokens[i],
+                            model_file.display()
+                        ),
+                    ));
                 }
+                scores[i] = *score;
+                types[i] = *ty;
             }
-        }
+            (scores, sp.add_dummy_prefix)
+        } else {
+            (
+                merge_scores(&tokens, &types, &merges, &by_text),
+                prepends_space(&j),
+            )
+        };
         put("tokens", Value::Array(ValueArray::String(tokens.clone())));
         put("scores", Value::Array(ValueArray::F32(scores)));
         put("token_type", Value::Array(ValueArray::I32(types.clone())));
-        let prepend = steps(&j["normalizer"], "Prepend")
-            .iter()
-            .any(|m| m.get("prepend").and_then(Json::as_str) == Some("\u{2581}"))
-            || steps(&j["pre_tokenizer"], "Metaspace").iter().any(|m| {
-                m.get("prepend_scheme").and_then(Json::as_str) != Some("never")
-                    && m.get("add_prefix_space").and_then(Json::as_bool) != Some(false)
-            });
         put("add_space_prefix", Value::Bool(prepend));
     } else {
         put("model", Value::String("gpt2".into()));
@@ -332,4 +345,41 @@ pub(crate) fn convert(path: &Path) -> Result<Converted> {
         strip_leading_space,
         extra_eos,
     })
+}
+
+/// Scores for a SentencePiece vocabulary known only from tokenizer.json: the
+/// converter emitted merges in score order, so the token a merge makes first
+/// scores highest. Tokens no merge makes never form from a pair.
+fn merge_scores(
+    tokens: &[String],
+    types: &[i32],
+    merges: &[String],
+    by_text: &HashMap<&str, u32>,
+) -> Vec<f32> {
+    let mut scores = vec![-1e9f32; tokens.len()];
+    for (i, t) in types.iter().enumerate() {
+        if *t != 1 || tokens[i].chars().count() == 1 {
+            scores[i] = 0.0;
+        }
+    }
+    for (rank, m) in merges.iter().enumerate() {
+        if let Some(&id) = by_text.get(m.replacen(' ', "", 1).as_str()) {
+            let s = &mut scores[id as usize];
+            if *s == -1e9 {
+                *s = -(rank as f32);
+            }
+        }
+    }
+    scores
+}
+
+/// Whether the normalizer or pre-tokenizer prepends `▁` to the text.
+fn prepends_space(j: &Json) -> bool {
+    steps(&j["normalizer"], "Prepend")
+        .iter()
+        .any(|m| m.get("prepend").and_then(Json::as_str) == Some("\u{2581}"))
+        || steps(&j["pre_tokenizer"], "Metaspace").iter().any(|m| {
+            m.get("prepend_scheme").and_then(Json::as_str) != Some("never")
+                && m.get("add_prefix_space").and_then(Json::as_bool) != Some(false)
+        })
 }

@@ -27,6 +27,7 @@ mod gguf;
 mod hf;
 mod pretokenize;
 mod spm;
+mod spm_model;
 mod stream;
 mod symbols;
 mod vocab;

@@ -160,3 +160,36 @@ fn gguf_export_round_trips_every_vocab() {
         assert_eq!(tok.eos_id(), again.eos_id());
     }
 }
+
+/// Converting the shared tokenizer.json files gives the vocabulary llama.cpp's
+/// converter made for its own test files (Llama 2 → llama-spm, with
+/// tokenizer.model's scores; Llama 3 → llama-bpe).
+#[test]
+fn conversion_matches_llama_cpp_vocab_files() {
+    for (json, vocab) in [("llama2", "llama-spm"), ("llama3", "llama-bpe")] {
+        let converted = Tokenizer::from_tokenizer_json(common::tokenizer_json(json))
+            .unwrap()
+            .gguf_metadata();
+        let path = common::shared().join(format!("vocab/ggml-vocab-{vocab}.gguf"));
+        let reference = ferrite_formats::Gguf::open(path).unwrap();
+        for key in [
+            "model",
+            "pre",
+            "tokens",
+            "scores",
+            "token_type",
+            "merges",
+            "bos_token_id",
+            "eos_token_id",
+        ] {
+            let key = format!("tokenizer.ggml.{key}");
+            let ours = converted.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+            let theirs = reference.get(&key);
+            let same = match (ours, theirs) {
+                (Some(a), Some(b)) => a.as_u64().zip(b.as_u64()).map_or(a == b, |(x, y)| x == y),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            assert!(same, "{json} → {key} differs from ggml-vocab-{vocab}.gguf");
+        }
+    }
+}
