@@ -11,6 +11,9 @@ pub(crate) struct SpmModel {
     pub add_dummy_prefix: bool,
 }
 
+/// A field: number, wire type, length-delimited or fixed payload, varint value.
+type Field<'a> = (u64, u64, &'a [u8], u64);
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -38,7 +41,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field as (number, wire type, payload); varints come back in `value`.
-    fn field(&mut self) -> Option<(u64, u64, &'a [u8], u64)> {
+    fn field(&mut self) -> Option<Field<'a>> {
         let key = self.varint()?;
         let (num, wire) = (key >> 3, key & 7);
         match wire {
@@ -53,7 +56,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn fields(buf: &'a [u8]) -> Option<Vec<(u64, u64, &'a [u8], u64)>> {
+    fn fields(buf: &'a [u8]) -> Option<Vec<Field<'a>>> {
         let mut r = Reader { buf, pos: 0 };
         let mut out = Vec::new();
         while r.pos < buf.len() {
