@@ -111,6 +111,25 @@ impl ModelTemplates {
         Ok(out)
     }
 
+    /// The templates of a GGUF file's metadata: `tokenizer.chat_template` is
+    /// `default`, and `tokenizer.chat_template.NAME` is `NAME`, as llama.cpp
+    /// writes them; other entries are ignored. GGUF names special tokens by
+    /// id, so the caller fills [`ModelTemplates::special_tokens`] from the
+    /// vocabulary.
+    pub fn from_gguf_metadata<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ModelTemplates> {
+        let mut out = ModelTemplates::default();
+        for (key, value) in entries {
+            if key == "tokenizer.chat_template" {
+                out.insert("default", value)?;
+            } else if let Some(name) = key.strip_prefix("tokenizer.chat_template.") {
+                out.insert(name, value)?;
+            }
+        }
+        Ok(out)
+    }
+
     fn insert(&mut self, name: &str, source: &str) -> Result<()> {
         self.templates
             .insert(name.to_string(), ChatTemplate::with_name(name, source)?);

@@ -227,3 +227,18 @@ fn key_order_survives_into_tojson() {
         r#"[{"z": 1, "a": {"y": 2.0, "b": "é"}}]"#
     );
 }
+
+#[test]
+fn gguf_metadata_templates() {
+    let model = ModelTemplates::from_gguf_metadata([
+        ("general.name", "x"),
+        ("tokenizer.chat_template", "D"),
+        ("tokenizer.chat_template.tool_use", "T"),
+    ])
+    .unwrap();
+    let args = RenderArgs::new(user("x"));
+    assert_eq!(model.select(false).unwrap().render(&args).unwrap(), "D");
+    assert_eq!(model.select(true).unwrap().render(&args).unwrap(), "T");
+    let none = ModelTemplates::from_gguf_metadata([("general.name", "x")]).unwrap();
+    assert!(matches!(none.select(false), Err(Error::NoTemplate)));
+}
