@@ -209,6 +209,7 @@ impl Tokenizer {
             .is_some_and(|a| a & (attr::CONTROL | attr::UNKNOWN) != 0)
     }
 
+    /// The BOS token, if the model has one.
     pub fn bos_id(&self) -> Option<u32> {
         self.vocab.bos
     }
@@ -234,10 +235,12 @@ impl Tokenizer {
         Ok(())
     }
 
+    /// The token unencodable text becomes (SentencePiece models without a byte token for it).
     pub fn unk_id(&self) -> Option<u32> {
         self.vocab.unk
     }
 
+    /// The padding token, if the model names one.
     pub fn pad_id(&self) -> Option<u32> {
         self.vocab.pad
     }
@@ -247,6 +250,7 @@ impl Tokenizer {
         self.vocab.add_bos
     }
 
+    /// See [`adds_bos`](Self::adds_bos).
     pub fn adds_eos(&self) -> bool {
         self.vocab.add_eos
     }

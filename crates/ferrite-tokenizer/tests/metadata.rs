@@ -193,3 +193,38 @@ fn conversion_matches_llama_cpp_vocab_files() {
         }
     }
 }
+
+/// tokenizer_config.json and generation_config.json beside a tokenizer.json
+/// set the special tokens and whether BOS/EOS are added.
+#[test]
+fn sibling_configs_set_special_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("tokenizer.json");
+    std::fs::copy(common::tokenizer_json("llama2"), &json).unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>", "add_bos_token": true, "add_eos_token": true}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("generation_config.json"),
+        r#"{"eos_token_id": [2, 13]}"#,
+    )
+    .unwrap();
+    let tok = Tokenizer::from_tokenizer_json(&json).unwrap();
+    assert_eq!((tok.bos_id(), tok.eos_id()), (Some(1), Some(2)));
+    assert!(tok.adds_bos() && tok.adds_eos());
+    assert!(tok.eos_ids().contains(&13));
+    let ids = tok.encode("Hi", true, false).unwrap();
+    assert_eq!((ids.first(), ids.last()), (Some(&1), Some(&2)));
+    let gguf = Tokenizer::from_gguf_metadata(&tok.gguf_metadata()).unwrap();
+    assert_eq!(gguf.encode("Hi", true, false).unwrap(), ids);
+
+    // Without any config, Llama 3's post-processor names its BOS, and the
+    // end-of-turn token is found by name.
+    let l3 = Tokenizer::from_tokenizer_json(common::tokenizer_json("llama3")).unwrap();
+    assert_eq!(l3.bos_id(), Some(128000));
+    assert!(l3.adds_bos() && !l3.adds_eos());
+    assert!(l3.eos_ids().contains(&128009) && l3.eos_ids().contains(&128001));
+    assert_eq!(l3.pre_tokenizer(), Some("llama-bpe"));
+}
