@@ -228,3 +228,9 @@ fn sibling_configs_set_special_tokens() {
     assert!(l3.eos_ids().contains(&128009) && l3.eos_ids().contains(&128001));
     assert_eq!(l3.pre_tokenizer(), Some("llama-bpe"));
 }
+
+#[test]
+fn tokenizer_is_shareable_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Tokenizer>();
+}
