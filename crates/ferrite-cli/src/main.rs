@@ -5,7 +5,6 @@
 mod bench;
 mod chat;
 mod convert;
-mod default_model;
 mod info;
 mod interrupt;
 mod output;

@@ -117,9 +117,9 @@ pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engin
 /// directory is the model.
 fn resolve(pos: &[String]) -> crate::Result<(PathBuf, Option<String>)> {
     match pos {
-        [] => Ok((crate::default_model::ensure()?, None)),
+        [] => Ok((ferrite_engine::default_model::ensure()?, None)),
         [one] if Path::new(one).exists() => Ok((PathBuf::from(one), None)),
-        [one] => Ok((crate::default_model::ensure()?, Some(one.clone()))),
+        [one] => Ok((ferrite_engine::default_model::ensure()?, Some(one.clone()))),
         [model, prompt, ..] => {
             if !Path::new(model).exists() {
                 return Err(format!("{model}: no such model file or directory").into());

@@ -2,13 +2,15 @@
 //! of `make_model.py tiny`) with seeded random weights that Ferrite generates
 //! itself, and the Llama 2 tokenizer shipped in the binary. It produces
 //! gibberish, but it runs every stage (tokenizer, template, model, sampler)
-//! offline on a fresh machine. It is written once to the user's cache
-//! directory, through a temporary directory renamed into place.
+//! offline on a fresh machine. It is written once, through a temporary
+//! directory renamed into place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferrite_core::{Array, DType};
 use ferrite_formats::SafeTensorsWriter;
+
+use crate::error::{Error, Result};
 
 const TOKENIZER: &str = include_str!("../../../assets/llama2-tokenizer.json");
 /// Bump when the generated files change, so old caches are not reused.
@@ -22,9 +24,9 @@ const KV_HEADS: usize = 2;
 
 const TEMPLATE: &str = "{% for message in messages %}{% if message['role'] == 'system' %}<|system|>\n{{ message['content'] }}</s>\n{% elif message['role'] == 'user' %}<|user|>\n{{ message['content'] }}</s>\n{% elif message['role'] == 'assistant' %}<|assistant|>\n{{ message['content'] }}</s>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
 
-/// `$FERRITE_HOME/models/default`, else `$XDG_CACHE_HOME/ferrite/...`, else
-/// `~/.cache/ferrite/...`.
-fn location() -> crate::Result<PathBuf> {
+/// Where the default model is kept: `$FERRITE_HOME/models/...`, else
+/// `$XDG_CACHE_HOME/ferrite/models/...`, else `~/.cache/ferrite/models/...`.
+pub fn location() -> Result<PathBuf> {
     let base = if let Some(h) = std::env::var_os("FERRITE_HOME") {
         PathBuf::from(h)
     } else if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
@@ -32,26 +34,32 @@ fn location() -> crate::Result<PathBuf> {
     } else if let Some(home) = std::env::var_os("HOME") {
         PathBuf::from(home).join(".cache/ferrite")
     } else {
-        return Err(
+        return Err(Error::Invalid(
             "no model given, and no FERRITE_HOME or HOME to keep the default model in".into(),
-        );
+        ));
     };
     Ok(base.join("models").join(VERSION))
 }
 
-/// The default model's directory, generated on first use.
-pub fn ensure() -> crate::Result<PathBuf> {
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        msg: format!("{what}: {e}"),
+    }
+}
+
+/// The default model's directory ([`location`]), generated on first use.
+pub fn ensure() -> Result<PathBuf> {
     let dir = location()?;
     if dir.join("model.safetensors").is_file() {
         return Ok(dir);
     }
-    let parent = dir.parent().ok_or("bad default model location")?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io_err(parent, "cannot create", e))?;
     let tmp = parent.join(format!(".{VERSION}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
-    write_files(&tmp)?;
+    std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, "cannot create", e))?;
+    write(&tmp)?;
     match std::fs::rename(&tmp, &dir) {
         Ok(()) => Ok(dir),
         // Another process finished first: use its copy.
@@ -59,14 +67,16 @@ pub fn ensure() -> crate::Result<PathBuf> {
             let _ = std::fs::remove_dir_all(&tmp);
             Ok(dir)
         }
-        Err(e) => Err(format!("{}: cannot create: {e}", dir.display()).into()),
+        Err(e) => Err(io_err(&dir, "cannot create", e)),
     }
 }
 
-fn write_files(dir: &std::path::Path) -> crate::Result<()> {
+/// Writes the default model's files into the existing directory `dir`.
+pub fn write(dir: &Path) -> Result<()> {
+    ferrite_cpu::install();
     let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text)
-            .map_err(|e| format!("{}: cannot write: {e}", dir.join(name).display()))
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io_err(&path, "cannot write", e))
     };
     let config = serde_json::json!({
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": VOCAB,
@@ -76,7 +86,7 @@ fn write_files(dir: &std::path::Path) -> crate::Result<()> {
         "num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS,
         "rope_theta": 10000.0, "max_position_embeddings": 512,
     });
-    write("config.json", &serde_json::to_string_pretty(&config)?)?;
+    write("config.json", &config.to_string())?;
     write(
         "generation_config.json",
         r#"{"bos_token_id": 1, "eos_token_id": 2}"#,
@@ -86,13 +96,10 @@ fn write_files(dir: &std::path::Path) -> crate::Result<()> {
         "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
         "add_bos_token": true, "add_eos_token": false, "chat_template": TEMPLATE,
     });
-    write(
-        "tokenizer_config.json",
-        &serde_json::to_string_pretty(&tcfg)?,
-    )?;
+    write("tokenizer_config.json", &tcfg.to_string())?;
     let mut w = SafeTensorsWriter::new();
     let mut seed = 0u64;
-    let mut tensor = |name: String, shape: &[usize], std: f64| -> crate::Result<()> {
+    let mut tensor = |name: String, shape: &[usize], std: f64| -> Result<()> {
         seed += 1;
         let a = Array::random_normal(shape, 0.0, std, seed, DType::F32)?.astype(DType::BF16)?;
         w.add_tensor(name, a);
@@ -136,6 +143,6 @@ fn write_files(dir: &std::path::Path) -> crate::Result<()> {
     {
         w.add_tensor(name, Array::ones(&[HIDDEN], DType::BF16)?);
     }
-    w.write(dir.join("model.safetensors"))?;
-    Ok(())
+    w.write(dir.join("model.safetensors"))
+        .map_err(|e| Error::Model(e.into()))
 }

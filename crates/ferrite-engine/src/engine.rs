@@ -193,11 +193,11 @@ pub fn load_templates(source: &ModelSource, tok: &Tokenizer) -> Result<ModelTemp
     match source {
         ModelSource::HfDir(dir) => Ok(ModelTemplates::from_hf_dir(dir)?),
         ModelSource::Gguf(g) => {
-            let mut t = ModelTemplates::default();
-            if let Some(Value::String(src)) = g.get("tokenizer.chat_template") {
-                t.templates
-                    .insert("default".into(), ChatTemplate::new(src)?);
-            }
+            let strings = g.metadata().iter().filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.as_str(), s.as_str())),
+                _ => None,
+            });
+            let mut t = ModelTemplates::from_gguf_metadata(strings)?;
             let named = [("bos_token", tok.bos_id()), ("eos_token", tok.eos_id())];
             for (key, id) in named {
                 if let Some(text) = id.and_then(|i| tok.token_text(i)) {

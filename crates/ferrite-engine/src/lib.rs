@@ -24,6 +24,7 @@
 //! ```
 
 pub mod bench;
+pub mod default_model;
 mod engine;
 mod error;
 mod perplexity;
