@@ -38,7 +38,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             .collect()
     };
     // Fail now, not after the first question, if the model has no template.
-    engine.render_chat(&Json::from_serialize(&start()), false)?;
+    engine.templates().select(false)?;
     eprintln!(
         "Chat with {}. Ctrl-C stops an answer; /clear starts over; /exit or Ctrl-D quits.",
         args.model.display()

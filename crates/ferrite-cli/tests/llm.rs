@@ -319,3 +319,38 @@ fn llm_command_errors_are_one_clear_line() {
         "junk.gguf",
     );
 }
+
+#[test]
+fn chat_reads_turns_from_stdin_until_exit() {
+    use std::io::Write;
+    let home = Home::new();
+    let model = home.model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args([
+            "chat",
+            model.to_str().unwrap(),
+            "-n",
+            "4",
+            "--temp",
+            "0",
+            "--stats",
+        ])
+        .env("FERRITE_HOME", home.0.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Hello\n\n/clear\nAgain\n/exit\nnever read\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    // Two answers of 4 tokens each; the line after /exit is not answered.
+    assert_eq!(err.matches("generated: 4 tokens").count(), 2, "{err}");
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+}
