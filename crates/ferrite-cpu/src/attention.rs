@@ -1,7 +1,9 @@
 //! Scaled dot-product attention with grouped-query heads. The `Hq / Hkv`
 //! query heads that share a K/V head are stacked into one matrix, so each
-//! K/V head is read by two GEMMs (`S = Q Kᵀ`, `O = P V`) in place: K/V are
-//! never repeated in memory, and a decode step streams the cache once.
+//! K/V head is read by two products (`S = Q Kᵀ`, `O = P V`) in place: K/V are
+//! never repeated in memory. With few stacked rows (a decode step) the
+//! products are `row_dots` / `mix_rows`, which read each K and V row once
+//! without packing; otherwise they are GEMMs.
 
 use crate::access::load_run;
 use crate::layout::f32_rows;
@@ -12,6 +14,9 @@ use rayon::prelude::*;
 
 /// Score rows computed at once per K/V head, bounding scratch to ~16 MiB of f32.
 const SCORE_BUDGET: usize = 4 << 20;
+/// Up to this many stacked query rows per K/V head, the packing of a GEMM costs more than
+/// it saves.
+const FEW_ROWS: usize = 16;
 
 pub struct AttentionInputs<'a> {
     pub q: (&'a Data, &'a [usize]),
@@ -47,6 +52,8 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     // with the last key, so a decode step (tq = 1) sees the whole cache.
     let shift = tk as isize - tq as isize;
     let rows_per_head = group * tq;
+    // `row_dots` needs rows of non-zero length; with d = 0 the GEMM gives zero scores.
+    let few_rows = rows_per_head <= FEW_ROWS && d > 0;
     if n_out > 0 {
         out.as_mut_slice()
             .par_chunks_mut(rows_per_head * dv)
@@ -62,10 +69,15 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                 for r0 in (0..rows_per_head).step_by(chunk) {
                     let rows = chunk.min(rows_per_head - r0);
                     let s = &mut scores.as_mut_slice()[..rows * tk];
-                    let qm = MatRef::row_major(&qmat[r0 * d..(r0 + rows) * d], rows, d)
-                        .map_err(kernel_err)?;
-                    let km = MatRef::row_major(kmat, tk, d).map_err(kernel_err)?.t();
-                    gemm_f32(qm, km, s, tk, false).map_err(kernel_err)?;
+                    let qrows = &qmat[r0 * d..(r0 + rows) * d];
+                    let orows = &mut o[r0 * dv..(r0 + rows) * dv];
+                    if few_rows {
+                        kernels::row_dots(qrows, kmat, d, s).map_err(kernel_err)?;
+                    } else {
+                        let qm = MatRef::row_major(qrows, rows, d).map_err(kernel_err)?;
+                        let km = MatRef::row_major(kmat, tk, d).map_err(kernel_err)?.t();
+                        gemm_f32(qm, km, s, tk, false).map_err(kernel_err)?;
+                    }
                     for (r, srow) in s.chunks_mut(tk.max(1)).enumerate().take(rows) {
                         let row = r0 + r;
                         let (head, i) = (h * group + row / tq, row % tq);
@@ -87,10 +99,13 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                         }
                         kernels::softmax_inplace(srow, tk).map_err(kernel_err)?;
                     }
-                    let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
-                    let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;
-                    gemm_f32(pm, vm, &mut o[r0 * dv..(r0 + rows) * dv], dv, false)
-                        .map_err(kernel_err)?;
+                    if few_rows {
+                        kernels::mix_rows(s, vmat, dv, orows).map_err(kernel_err)?;
+                    } else {
+                        let pm = MatRef::row_major(&s[..], rows, tk).map_err(kernel_err)?;
+                        let vm = MatRef::row_major(vmat, tk, dv).map_err(kernel_err)?;
+                        gemm_f32(pm, vm, orows, dv, false).map_err(kernel_err)?;
+                    }
                 }
                 Ok(())
             })?;

@@ -7,8 +7,9 @@ use crate::layout::copy_strided;
 use crate::math::Math;
 use crate::pool::PooledBuf;
 use crate::pool::Scratch;
-use ferrite_core::fusion::{FusedKernel, Instr};
+use ferrite_core::fusion::{FusedKernel, Instr, Reg};
 use ferrite_core::graph::Graph;
+use ferrite_core::prim::{BinaryOp, UnaryOp};
 use ferrite_core::shape::{broadcast_strides, contiguous_strides, numel};
 use ferrite_core::{view, DType, Data, Result};
 use rayon::prelude::*;
@@ -68,6 +69,7 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
     operands.shrink_to_fit();
     let ctx = Ctx {
         kernel,
+        gates: Gates::of(&kernel.instrs),
         operands: &operands,
         dims: &dims,
         out_dtype,
@@ -134,6 +136,53 @@ fn coalesce(shape: &[usize], mut ops: Vec<Operand>) -> (Vec<usize>, Vec<Operand>
     (dims, ops)
 }
 
+/// Multiplies by a unary result that nothing else reads, as in `silu(a) * b`: both run as
+/// one `Math::unary_mul` pass, and the unary's register is never stored.
+struct Gates {
+    /// `fused[r] = Some((op, x, y))`: instruction `r` computes `op(x) * y`.
+    fused: Vec<Option<(UnaryOp, Reg, Reg)>>,
+    /// The unary instruction is computed by its multiply.
+    skip: Vec<bool>,
+}
+
+impl Gates {
+    fn of(instrs: &[Instr]) -> Gates {
+        let mut uses = vec![0usize; instrs.len()];
+        for instr in instrs {
+            match *instr {
+                Instr::Load(_) => {}
+                Instr::Unary(_, a) | Instr::Cast(a, _) => uses[a] += 1,
+                Instr::Binary(_, a, b) => {
+                    uses[a] += 1;
+                    uses[b] += 1;
+                }
+                Instr::Where(c, a, b) => {
+                    uses[c] += 1;
+                    uses[a] += 1;
+                    uses[b] += 1;
+                }
+            }
+        }
+        let private_unary = |r: Reg, other: Reg| match instrs[r] {
+            Instr::Unary(op, x) if uses[r] == 1 && r != other => Some((r, (op, x, other))),
+            _ => None,
+        };
+        let mut g = Gates {
+            fused: vec![None; instrs.len()],
+            skip: vec![false; instrs.len()],
+        };
+        for (r, instr) in instrs.iter().enumerate() {
+            if let Instr::Binary(BinaryOp::Mul, a, b) = *instr {
+                if let Some((u, f)) = private_unary(a, b).or_else(|| private_unary(b, a)) {
+                    g.fused[r] = Some(f);
+                    g.skip[u] = true;
+                }
+            }
+        }
+        g
+    }
+}
+
 /// The operand's whole storage as `T`, if its elements are exactly `T`.
 fn native_slice<T: Math>(o: &Operand) -> Option<&[T]> {
     if Some(o.dtype) != T::NATIVE || !o.data.offset.is_multiple_of(std::mem::size_of::<T>()) {
@@ -144,6 +193,8 @@ fn native_slice<T: Math>(o: &Operand) -> Option<&[T]> {
 
 struct Ctx<'a> {
     kernel: &'a FusedKernel,
+    /// Per instruction, how `Math::unary_mul` runs it (see [`Gates`]).
+    gates: Gates,
     operands: &'a [Operand],
     dims: &'a [usize],
     out_dtype: DType,
@@ -244,6 +295,9 @@ impl Ctx<'_> {
         let last = self.kernel.instrs.len() - 1;
         let mut borrowed: SmallVec<[Option<&[T]>; 16]> = SmallVec::from_elem(None, last + 1);
         for (r, instr) in self.kernel.instrs.iter().enumerate() {
+            if self.gates.skip[r] {
+                continue;
+            }
             let (before, rest) = regs.split_at_mut(r * TILE);
             let dst: &mut [T] = match out.take() {
                 Some(o) if r == last => o,
@@ -274,11 +328,11 @@ impl Ctx<'_> {
                         dst,
                     );
                 }
-                Instr::Unary(op, a) => {
-                    dst.copy_from_slice(src(a));
-                    T::unary(op, dst);
-                }
-                Instr::Binary(op, a, b) => T::binary(op, src(a), src(b), dst),
+                Instr::Unary(op, a) => T::unary(op, src(a), dst),
+                Instr::Binary(op, a, b) => match self.gates.fused[r] {
+                    Some((uop, x, y)) => T::unary_mul(uop, src(x), src(y), dst),
+                    None => T::binary(op, src(a), src(b), dst),
+                },
                 Instr::Where(c, a, b) => {
                     let (c, a, b) = (src(c), src(a), src(b));
                     for (k, d) in dst.iter_mut().enumerate() {

@@ -6,8 +6,11 @@ use ferrite_core::prim::{BinaryOp, UnaryOp};
 
 /// Per-element functions in both domains.
 pub trait Math: Real {
-    fn unary(op: UnaryOp, x: &mut [Self]);
+    /// `dst[i] = op(src[i])`.
+    fn unary(op: UnaryOp, src: &[Self], dst: &mut [Self]);
     fn binary(op: BinaryOp, a: &[Self], b: &[Self], out: &mut [Self]);
+    /// `dst[i] = op(x[i]) * y[i]`, exactly as `unary` then `binary(Mul)`.
+    fn unary_mul(op: UnaryOp, x: &[Self], y: &[Self], dst: &mut [Self]);
 }
 
 /// Applies `f` to every element; generic so each op gets its own inlined,
@@ -96,35 +99,66 @@ macro_rules! scalar_binary {
 }
 
 impl Math for f64 {
-    fn unary(op: UnaryOp, x: &mut [f64]) {
-        scalar_unary!(f64, op, x, libm::erf)
+    fn unary(op: UnaryOp, src: &[f64], dst: &mut [f64]) {
+        dst.copy_from_slice(src);
+        scalar_unary!(f64, op, dst, libm::erf)
     }
     fn binary(op: BinaryOp, a: &[f64], b: &[f64], out: &mut [f64]) {
         scalar_binary!(f64, op, a, b, out)
     }
+    fn unary_mul(op: UnaryOp, x: &[f64], y: &[f64], dst: &mut [f64]) {
+        Self::unary(op, x, dst);
+        dst.iter_mut().zip(y).for_each(|(d, &b)| *d *= b);
+    }
+}
+
+/// The SIMD kernel of `op`; `None` for cheap ops that the compiler vectorises from the
+/// scalar loop.
+fn kernel_op(op: UnaryOp) -> Option<ferrite_kernels::UnaryOp> {
+    use ferrite_kernels::UnaryOp as K;
+    Some(match op {
+        UnaryOp::Exp => K::Exp,
+        UnaryOp::Log => K::Log,
+        UnaryOp::Sqrt => K::Sqrt,
+        UnaryOp::Rsqrt => K::Rsqrt,
+        UnaryOp::Tanh => K::Tanh,
+        UnaryOp::Sigmoid => K::Sigmoid,
+        UnaryOp::Silu => K::Silu,
+        UnaryOp::GeluErf => K::GeluErf,
+        UnaryOp::GeluTanh => K::GeluTanh,
+        UnaryOp::Sin => K::Sin,
+        UnaryOp::Cos => K::Cos,
+        _ => return None,
+    })
 }
 
 impl Math for f32 {
-    fn unary(op: UnaryOp, x: &mut [f32]) {
-        use ferrite_kernels::UnaryOp as K;
-        let simd = match op {
-            UnaryOp::Exp => K::Exp,
-            UnaryOp::Log => K::Log,
-            UnaryOp::Sqrt => K::Sqrt,
-            UnaryOp::Rsqrt => K::Rsqrt,
-            UnaryOp::Tanh => K::Tanh,
-            UnaryOp::Sigmoid => K::Sigmoid,
-            UnaryOp::Silu => K::Silu,
-            UnaryOp::GeluErf => K::GeluErf,
-            UnaryOp::GeluTanh => K::GeluTanh,
-            UnaryOp::Sin => K::Sin,
-            UnaryOp::Cos => K::Cos,
-            // Cheap ops that the compiler vectorises from the scalar loop.
-            _ => return scalar_unary!(f32, op, x, libm::erff),
-        };
-        ferrite_kernels::unary_inplace(simd, x);
+    fn unary(op: UnaryOp, src: &[f32], dst: &mut [f32]) {
+        match kernel_op(op) {
+            // Reading `src` directly saves a copy through the destination tile. The
+            // lengths match (both are one tile).
+            Some(k) => {
+                let _ = ferrite_kernels::unary(k, src, dst);
+            }
+            None => {
+                dst.copy_from_slice(src);
+                scalar_unary!(f32, op, dst, libm::erff)
+            }
+        }
     }
     fn binary(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
         scalar_binary!(f32, op, a, b, out)
+    }
+    fn unary_mul(op: UnaryOp, x: &[f32], y: &[f32], dst: &mut [f32]) {
+        match kernel_op(op) {
+            // All three are one tile long.
+            Some(k) => {
+                let _ = ferrite_kernels::unary_mul(k, x, y, dst);
+            }
+            None => {
+                Self::unary(op, x, dst);
+                dst.iter_mut().zip(y).for_each(|(d, &b)| *d *= b);
+            }
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Machine peaks and GEMM throughput.
 //!
-//! Run with `cargo run -p ferrite-kernels --release --example peaks`.
+//! Run with `cargo run -p ferrite-kernels --release --example peaks [-- bandwidth]`; the
+//! `bandwidth` argument measures only (c) and (d).
 //! Measures (a) the AVX-512 FMA peak, (b) the `vdpbf16ps` peak, single core and all
-//! cores, (c) DRAM and L2-resident read bandwidth, and (d) GEMM GFLOP/s with % of peak, on
-//! one thread and on all threads (a dedicated rayon pool each). All timings are the best
-//! of several runs, which filters out interference from other processes.
+//! cores, (c) DRAM and L2-resident read bandwidth, (d) read+write bandwidth (copy and
+//! `c = a * b`) with L2-, L3- and DRAM-sized buffers, and (e) GEMM GFLOP/s with % of peak,
+//! on one thread and on all threads (a dedicated rayon pool each). All timings are the
+//! best of several runs, which filters out interference from other processes.
 
 use ferrite_kernels::isa::with_bf16_dot;
 use ferrite_kernels::{gemm, gemm_f32, sum, MatRef};
@@ -86,6 +88,38 @@ mod loops {
         std::hint::black_box(s);
         (iters * ACC * 16 * 4) as f64
     }
+
+    /// `dst = src`, or `dst = src * src2` when `src2` is given: the traffic of a unary or
+    /// binary element-wise op. `stream` uses non-temporal stores, which skip the read
+    /// for ownership of each written line. Lengths are multiples of 64 floats.
+    #[target_feature(enable = "avx512f")]
+    pub fn rw(src: &[f32], src2: Option<&[f32]>, dst: &mut [f32], stream: bool) {
+        let n = dst.len().min(src.len()) / 64 * 64;
+        let (a, d) = (src.as_ptr(), dst.as_mut_ptr());
+        let b = src2.map(<[f32]>::as_ptr);
+        // SAFETY: every access is below `n`, within all slices (`src2` is as long as `src`).
+        unsafe {
+            for i in (0..n).step_by(64) {
+                let mut v = [_mm512_setzero_ps(); 4];
+                for (k, x) in v.iter_mut().enumerate() {
+                    *x = _mm512_loadu_ps(a.add(i + 16 * k));
+                    if let Some(b) = b {
+                        *x = _mm512_mul_ps(*x, _mm512_loadu_ps(b.add(i + 16 * k)));
+                    }
+                }
+                for (k, x) in v.into_iter().enumerate() {
+                    if stream {
+                        _mm512_stream_ps(d.add(i + 16 * k), x);
+                    } else {
+                        _mm512_storeu_ps(d.add(i + 16 * k), x);
+                    }
+                }
+            }
+            if stream {
+                _mm_sfence();
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -112,6 +146,63 @@ fn bandwidth(name: &str, bytes: usize, threads: usize, passes: usize) {
         });
     });
     let gbs = (chunk * threads * 4 * passes) as f64 / t.as_secs_f64() / 1e9;
+    println!("{name:<28} {threads} thread(s): {gbs:8.1} GB/s");
+}
+
+/// The traffic of one element-wise pass, for [`read_write`].
+#[derive(Clone, Copy, PartialEq)]
+enum Traffic {
+    /// One read and one write per element (rms_norm, softmax, rope, unary ops).
+    Copy,
+    /// Two reads and one write (binary ops such as silu(a) * b).
+    Mul,
+    /// As `Copy` with non-temporal stores.
+    CopyStream,
+}
+
+/// Read+write bandwidth: each thread repeats `passes` passes over its own arrays of
+/// `bytes_per_array` each (one source for copies, two for `Mul`, one destination),
+/// allocated and first touched by that thread. Counts bytes read plus bytes written, the
+/// same accounting as the op benchmarks; the hardware's extra read for ownership of each
+/// written line (absent with streaming stores) is not counted.
+#[cfg(target_arch = "x86_64")]
+fn read_write(name: &str, t: Traffic, bytes_per_array: usize, threads: usize, passes: usize) {
+    let n = bytes_per_array / 4;
+    let barrier = std::sync::Barrier::new(threads);
+    let secs = on_threads(threads, |i| {
+        let a = fill(n, i as u32 + 1);
+        let b = (t == Traffic::Mul).then(|| fill(n, i as u32 + 7));
+        // Streaming stores need 64-byte aligned addresses.
+        let mut dbuf = vec![0f32; n + 16];
+        let skip = dbuf.as_ptr().align_offset(64).min(16);
+        let d = &mut dbuf[skip..skip + n];
+        let mut run = || {
+            // SAFETY: `main` only calls this after checking avx512f.
+            unsafe { loops::rw(&a, b.as_deref(), d, t == Traffic::CopyStream) };
+            black_box(d.as_mut_ptr());
+        };
+        run();
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            // All threads start and end each repetition together, so it lasts as long as
+            // the slowest thread: the figure is a true all-threads rate.
+            barrier.wait();
+            let start = Instant::now();
+            for _ in 0..passes {
+                run();
+            }
+            barrier.wait();
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        // Thread 0's clock speaks for all (`on_threads` sums the results).
+        if i == 0 {
+            best
+        } else {
+            0.0
+        }
+    });
+    let arrays = if t == Traffic::Mul { 3 } else { 2 };
+    let gbs = (arrays * n * 4 * passes * threads) as f64 / secs / 1e9;
     println!("{name:<28} {threads} thread(s): {gbs:8.1} GB/s");
 }
 
@@ -244,8 +335,9 @@ fn main() {
         all: f64::NAN,
     };
     let mut dot_peak = f32_peak;
+    let only_bandwidth = std::env::args().any(|a| a == "bandwidth");
     #[cfg(target_arch = "x86_64")]
-    {
+    if !only_bandwidth {
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: feature checked just above.
             f32_peak.one = compute_peak("f32 FMA peak", 1, |n| unsafe { loops::fma(n) });
@@ -260,6 +352,35 @@ fn main() {
     bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
     bandwidth("L2 read (512 KiB/thread)", threads << 19, threads, 2000);
     bandwidth("L2 read (512 KiB)", 1 << 19, 1, 2000);
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // Per-thread working sets: 512 KiB (L2 is 2 MiB per core), 8 MiB (beyond both
+        // L2s, inside the 260 MiB L3), 1 GiB in all (DRAM).
+        let kinds = [
+            ("copy", Traffic::Copy),
+            ("a*b", Traffic::Mul),
+            ("copy, streaming stores", Traffic::CopyStream),
+        ];
+        for (what, t) in kinds {
+            let arrays = if t == Traffic::Mul { 3 } else { 2 };
+            for th in [1, threads] {
+                let levels = [
+                    ("L2", (512 << 10) / arrays, 4000),
+                    ("L3", (8 << 20) / arrays, 200),
+                    ("DRAM", (1 << 30) / arrays / th, 2),
+                ];
+                for (level, bytes, passes) in levels {
+                    if t == Traffic::CopyStream && level != "DRAM" {
+                        continue;
+                    }
+                    read_write(&format!("{level} {what}"), t, bytes, th, passes);
+                }
+            }
+        }
+    }
+    if only_bandwidth {
+        return;
+    }
     println!(
         "(bf16 widen = bf16 inputs widened to f32 while packing, f32 kernel, % of the f32 peak;"
     );

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod decode;
 mod error;
 pub mod gemm;
 pub mod isa;
@@ -44,10 +45,11 @@ mod simd;
 mod unary;
 
 pub use convert::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
+pub use decode::{mix_rows, row_dots};
 pub use error::KernelError;
 pub use gemm::{gemm, gemm_f32};
 pub use isa::{with_isa, Isa};
 pub use mat::{ElemKind, Element, MatRef};
 pub use reduce::{axpy, dot, max, scale, sum};
 pub use rows::{layer_norm, log_softmax, logsumexp, rms_norm, softmax, softmax_inplace};
-pub use unary::{unary, unary_inplace, UnaryOp};
+pub use unary::{unary, unary_inplace, unary_mul, UnaryOp};

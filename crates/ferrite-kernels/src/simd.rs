@@ -40,6 +40,26 @@ pub(crate) trait Simd: Copy + 'static {
     unsafe fn select(m: Self::M, a: Self::V, b: Self::V) -> Self::V;
     /// `2^n` for integral `n` in `[-126, 127]`.
     unsafe fn pow2i(n: Self::V) -> Self::V;
+    /// `x * 2^n` for integral `n` in `[-252, 254]`, with one rounding even when the result
+    /// is subnormal, over/underflowing to inf/0 like libm; NaN in either gives NaN.
+    #[inline(always)]
+    unsafe fn ldexp(x: Self::V, n: Self::V) -> Self::V {
+        unsafe {
+            // Two half-steps keep each factor a normal power of two; the first product is
+            // exact, so only the second one rounds.
+            let half = Self::round(Self::mul(n, Self::splat(0.5)));
+            let half = Self::min(Self::max(half, Self::splat(-126.0)), Self::splat(127.0));
+            let rest = Self::sub(n, half);
+            let rest = Self::min(Self::max(rest, Self::splat(-126.0)), Self::splat(127.0));
+            Self::mul(Self::mul(x, Self::pow2i(half)), Self::pow2i(rest))
+        }
+    }
+    /// `t / d` for finite `t` and `d` in `[1, 2]`, within 0.6 ulp: a true division where
+    /// that is cheap, the reciprocal estimate plus one correction where it is not.
+    #[inline(always)]
+    unsafe fn div_near(t: Self::V, d: Self::V) -> Self::V {
+        unsafe { Self::div(t, d) }
+    }
     /// `(e, m)` with `x = m * 2^e`, `m` in `[1, 2)`, for positive normal `x`.
     unsafe fn frexp(x: Self::V) -> (Self::V, Self::V);
     unsafe fn hsum(v: Self::V) -> f32;
@@ -52,20 +72,6 @@ pub(crate) trait Simd: Copy + 'static {
     unsafe fn store_bf16(p: *mut u16, v: Self::V);
     /// Round to nearest even; NaN stays a (quiet) NaN.
     unsafe fn store_f16(p: *mut u16, v: Self::V);
-}
-
-/// `x * 2^n` for integral `n` in `[-252, 254]`, with one rounding even when the result is
-/// subnormal, over/underflowing to inf/0 like libm.
-#[inline(always)]
-pub(crate) unsafe fn ldexp<S: Simd>(x: S::V, n: S::V) -> S::V {
-    unsafe {
-        // Two half-steps keep each factor a normal power of two; the first product is
-        // exact, so only the second one rounds.
-        let half = S::round(S::mul(n, S::splat(0.5)));
-        let half = S::min(S::max(half, S::splat(-126.0)), S::splat(127.0));
-        let rest = S::min(S::max(S::sub(n, half), S::splat(-126.0)), S::splat(127.0));
-        S::mul(S::mul(x, S::pow2i(half)), S::pow2i(rest))
-    }
 }
 
 /// The portable reference flavour: one lane.

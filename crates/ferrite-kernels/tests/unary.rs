@@ -3,7 +3,7 @@
 mod common;
 
 use common::{each_isa, randv, rng, SIZES};
-use ferrite_kernels::{unary, unary_inplace, with_isa, Isa, UnaryOp};
+use ferrite_kernels::{unary, unary_inplace, unary_mul, with_isa, Isa, UnaryOp};
 
 /// `erfc` in f64: Taylor series of erf below 2 (terms stay below e^4, so ~1e-15 absolute
 /// error), Lentz continued fraction above (converges quickly there).
@@ -172,6 +172,34 @@ fn simd_matches_scalar_on_awkward_sizes_and_in_place() {
             });
         }
     }
+}
+
+#[test]
+fn unary_mul_is_unary_then_multiply_bit_for_bit() {
+    for op in OPS {
+        for (s, &n) in SIZES.iter().enumerate() {
+            let x = inputs(op, n, 2000 + s as u64);
+            let y = randv(&mut rng(3000 + s as u64), n, -3.0, 3.0);
+            each_isa(|isa| {
+                let mut want = vec![0.0; n];
+                unary(op, &x, &mut want).unwrap();
+                want.iter_mut().zip(&y).for_each(|(w, &b)| *w *= b);
+                let mut got = vec![0.0; n];
+                unary_mul(op, &x, &y, &mut got).unwrap();
+                for i in 0..n {
+                    assert_eq!(
+                        got[i].to_bits(),
+                        want[i].to_bits(),
+                        "{isa} {op:?}({}) * {}",
+                        x[i],
+                        y[i]
+                    );
+                }
+            });
+        }
+    }
+    assert!(unary_mul(UnaryOp::Exp, &[1.0], &[], &mut [0.0]).is_err());
+    assert!(unary_mul(UnaryOp::Exp, &[1.0], &[1.0], &mut []).is_err());
 }
 
 #[test]
