@@ -167,7 +167,8 @@ enum Traffic {
 /// written line (absent with streaming stores) is not counted.
 #[cfg(target_arch = "x86_64")]
 fn read_write(name: &str, t: Traffic, bytes_per_array: usize, threads: usize, passes: usize) {
-    let n = bytes_per_array / 4;
+    // `loops::rw` works in blocks of 64 floats.
+    let n = bytes_per_array / 4 / 64 * 64;
     let barrier = std::sync::Barrier::new(threads);
     let secs = on_threads(threads, |i| {
         let a = fill(n, i as u32 + 1);
