@@ -197,7 +197,13 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
         Prim::MatMul { has_bias } => {
             let (a, b) = (input(0)?, input(1)?);
             let bias = if *has_bias { Some(input(2)?.0) } else { None };
-            matmul::matmul((&a.0, a.1, a.2), (&b.0, b.1, b.2), bias.as_ref(), dtype, shape)?
+            matmul::matmul(
+                (&a.0, a.1, a.2),
+                (&b.0, b.1, b.2),
+                bias.as_ref(),
+                dtype,
+                shape,
+            )?
         }
         Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast => {
             return Err(Error::Backend {

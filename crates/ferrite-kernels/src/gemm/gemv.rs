@@ -195,6 +195,10 @@ unsafe fn gemv_rows_impl<S: Simd, T: Element>(
     }
 }
 
+/// Columns summed together by the column-contiguous kernel: enough concurrent
+/// streams to keep memory busy, few enough accumulators to stay in registers.
+const GROUP: usize = 8;
+
 /// # Safety
 /// `b[kk + j * cs]` valid for `kk < k`, `j < w`; `x` valid for `k`, `y` for `w`.
 #[inline(always)]
@@ -223,21 +227,27 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
             *yj = if accumulate { *yj + v } else { v };
         };
         let mut j = 0;
-        while j + 4 <= w {
-            let cols = [0, 1, 2, 3].map(|c| b.add((j + c) * cs));
-            let mut acc = [S::splat(0.0); 4];
+        while j + GROUP <= w {
+            let cols: [*const T; GROUP] = std::array::from_fn(|c| b.add((j + c) * cs));
+            // The next group's columns, fetched while these are summed: each column is
+            // its own short stream (a 2048-wide f16 row is one 4 KiB page), too
+            // short for the hardware prefetcher to ramp up on by itself.
+            let next: [*const T; GROUP] =
+                std::array::from_fn(|c| b.add((j + GROUP + c).min(w - 1) * cs));
+            let mut acc = [S::splat(0.0); GROUP];
             let mut kk = 0;
             while kk < full {
                 let xv = S::load(x.add(kk));
-                for c in 0..4 {
+                for c in 0..GROUP {
+                    prefetch(next[c].add(kk));
                     acc[c] = S::madd(xv, load_as_f32::<S, T>(cols[c].add(kk)), acc[c]);
                 }
                 kk += l;
             }
-            for c in 0..4 {
+            for c in 0..GROUP {
                 finish(j + c, S::hsum(acc[c]) + dot_tail(cols[c]));
             }
-            j += 4;
+            j += GROUP;
         }
         for j in j..w {
             let col = b.add(j * cs);
@@ -250,6 +260,19 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
             finish(j, S::hsum(acc) + dot_tail(col));
         }
     }
+}
+
+/// A hint to bring the cache line at `p` into L1; a no-op off x86-64. Prefetches never
+/// fault, so `p` need not be in bounds.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch instructions do not access memory architecturally and never fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 multiversion!(unsafe fn gemv_rows<T: Element>(x: *const f32, k: usize, b: *const T, rs: usize, y: *mut f32, w: usize, accumulate: bool) => gemv_rows_impl);
