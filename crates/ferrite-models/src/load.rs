@@ -40,6 +40,14 @@ impl ModelSource {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if matches!(ext, "safetensors" | "json") {
+            return Err(Error::Config {
+                path: path.into(),
+                msg: "pass the model's directory (the one with config.json), not one of its files"
+                    .into(),
+            });
+        }
         Ok(ModelSource::Gguf(Gguf::open(path)?))
     }
 

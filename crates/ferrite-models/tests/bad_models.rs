@@ -77,6 +77,9 @@ fn directory_problems_are_named() {
     let empty = tempfile::tempdir().unwrap();
     assert!(load_error(empty.path()).contains("no config.json"));
     assert!(load_error(&empty.path().join("nope.gguf")).contains("cannot open"));
+    let file = empty.path().join("model.safetensors");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(load_error(&file).contains("pass the model's directory"));
 
     // (config.json, tensor left out, tensor with a wrong shape, expected message)
     let with = |from: &str, to: &str| CONFIG.replace(from, to);
