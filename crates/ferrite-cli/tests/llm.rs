@@ -237,6 +237,11 @@ fn perplexity_and_bench_print_json() {
         &home.ferrite(&["perplexity", m, "--file", t, "--ctx", "400"]),
         "needs at least 800",
     );
+    // No chunk scored would be a perplexity of NaN ("null") with status 0.
+    fails(
+        &home.ferrite(&["perplexity", m, "--file", t, "--ctx", "32", "--chunks", "0"]),
+        "--chunks 0",
+    );
     let b = json(&home.ferrite(&[
         "bench",
         m,

@@ -40,6 +40,9 @@ pub fn perplexity(
             model.config().max_position_embeddings
         )));
     }
+    if max_chunks == Some(0) {
+        return Err(Error::Invalid("--chunks 0: score at least 1 chunk".into()));
+    }
     if tokens.len() < 2 * ctx {
         return Err(Error::Invalid(format!(
             "the text has {} tokens; perplexity with --ctx {ctx} needs at least {}",
