@@ -404,7 +404,7 @@ impl GgufConfig<'_> {
             None => self
                 .g
                 .tensor("token_embd.weight")
-                .map(|t| t.shape[0])
+                .and_then(|t| t.shape.first().copied())
                 .ok_or_else(|| self.err("no vocab_size and no token_embd.weight".into()))?,
         };
         let eos = self.opt_u64("tokenizer.ggml.eos_token_id")?;

@@ -120,8 +120,8 @@ fn hyper_parameters(c: &LlamaConfig) -> Vec<(&'static str, Value)> {
 /// rows `[half, pair]` -> `[pair, half]` makes the two agree, as llama.cpp's
 /// converter does.
 pub fn permute_for_interleaved_rope(w: &Array, heads: usize) -> Result<Array> {
-    let rows = w.shape()[0];
-    if heads == 0 || !rows.is_multiple_of(2 * heads) {
+    let rows = w.shape().first().copied().unwrap_or(0);
+    if heads == 0 || rows == 0 || !rows.is_multiple_of(2 * heads) {
         return Err(Error::Core(ferrite_core::Error::Shape {
             op: "permute_for_interleaved_rope",
             msg: format!("{rows} rows do not split into {heads} heads of pairs"),

@@ -146,3 +146,39 @@ fn unsupported_gguf_architecture_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn zero_dimensional_tensors_are_errors_not_panics() {
+    ferrite_cpu::install();
+    let scalar = || Array::from_slice(&[1.0f32], &[]).unwrap();
+    // A GGUF without vocab_size whose token_embd.weight has no dimensions.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let mut w = GgufWriter::new();
+    w.add_metadata("general.architecture", Value::String("llama".into()));
+    for (k, v) in [
+        ("llama.embedding_length", 8u32),
+        ("llama.attention.head_count", 2),
+        ("llama.feed_forward_length", 12),
+        ("llama.block_count", 1),
+    ] {
+        w.add_metadata(k, Value::U32(v));
+    }
+    w.add_tensor("token_embd.weight", scalar());
+    w.write(&path).unwrap();
+    let err = load_error(&path);
+    assert!(
+        err.contains("m.gguf") && err.contains("vocab_size"),
+        "{err}"
+    );
+
+    // Converting a directory whose q_proj weight has no dimensions.
+    let mut st = tensors("model.layers.0.self_attn.q_proj.weight", "");
+    st.add_tensor("model.layers.0.self_attn.q_proj.weight", scalar());
+    let model = model_dir(CONFIG, st);
+    let err = ferrite_models::convert::hf_to_gguf(model.path(), vec![])
+        .err()
+        .expect("a 0-d q_proj must not convert")
+        .to_string();
+    assert!(err.contains("rows do not split"), "{err}");
+}
