@@ -68,6 +68,17 @@ pub fn run(args: Args) -> crate::Result<()> {
         messages.push(json!({"role": "user", "content": line}));
         let prompt = engine.render_chat(&Json::from_serialize(&messages), true)?;
         let ids = engine.encode_prompt(&prompt)?;
+        if ids.len() >= engine.context_length() {
+            // The conversation outgrew the context: say so, drop this turn,
+            // and keep the program (and its history) alive.
+            messages.pop();
+            eprintln!(
+                "error: the conversation has {} tokens; the model's context holds {} (/clear starts over)",
+                ids.len(),
+                engine.context_length()
+            );
+            continue;
+        }
         let done = stream_to_stdout(&engine, &mut session, &ids, &opts)?;
         println!();
         if args.stats {
