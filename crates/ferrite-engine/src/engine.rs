@@ -240,6 +240,11 @@ fn generation_defaults(dir: &Path) -> Result<SamplingParams> {
     if json.get("do_sample") == Some(&serde_json::Value::Bool(false)) {
         p.temperature = 0.0;
     }
+    // Name the file: the user gave no such option.
+    p.validate().map_err(|e| Error::File {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
     Ok(p)
 }
 

@@ -210,3 +210,24 @@ fn bad_requests_are_errors() {
         .to_string()
         .contains("top_p"));
 }
+
+#[test]
+fn a_bad_generation_config_value_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    default_model::write(dir.path()).unwrap();
+    std::fs::write(
+        dir.path().join("generation_config.json"),
+        r#"{"do_sample": true, "temperature": -1}"#,
+    )
+    .unwrap();
+    let err = Engine::builder()
+        .model(dir.path())
+        .build()
+        .err()
+        .expect("a negative temperature must not load")
+        .to_string();
+    assert!(
+        err.contains("generation_config.json") && err.contains("temperature"),
+        "{err}"
+    );
+}
