@@ -311,9 +311,11 @@ impl Engine {
         self.generate_stream(prompt, opts, |_| ControlFlow::Continue(()))
     }
 
-    /// Generates a continuation of `prompt`, calling `on_text` with each
-    /// piece of text as soon as it is complete UTF-8 and cannot be part of a
-    /// stop string; returning `Break` stops generation.
+    /// Generates a continuation of `prompt`, calling `on_text` after every
+    /// generated token with the text it releases: text is released as soon as
+    /// it is complete UTF-8 and cannot be part of a stop string, so a piece may
+    /// be empty. Returning `Break` stops generation (at any token, whether or
+    /// not it showed text).
     pub fn generate_stream(
         &self,
         prompt: &str,
@@ -358,7 +360,7 @@ impl Engine {
         let (mut text, mut tokens) = (String::new(), Vec::new());
         let mut emit = |piece: &str, text: &mut String| {
             text.push_str(piece);
-            piece.is_empty() || on_text(piece).is_continue()
+            on_text(piece).is_continue()
         };
         let mut finish = FinishReason::Length;
         while tokens.len() < opts.max_tokens && session.tokens.len() < ctx {
@@ -387,8 +389,11 @@ impl Engine {
         }
         if finish != FinishReason::Stop {
             let (tail, stopped) = stops.push(&stream.finish());
-            emit(&tail, &mut text);
-            emit(&stops.finish(), &mut text);
+            for piece in [tail, stops.finish()] {
+                if !piece.is_empty() {
+                    emit(&piece, &mut text);
+                }
+            }
             if stopped {
                 finish = FinishReason::Stop;
             }

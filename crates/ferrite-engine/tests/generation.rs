@@ -231,3 +231,22 @@ fn a_bad_generation_config_value_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn the_callback_can_stop_at_a_token_that_shows_no_text() {
+    // A stop string that the whole answer is a prefix of holds every piece
+    // back: no token shows text, yet the caller (Ctrl-C in `chat`) must be
+    // able to stop after the first one.
+    let (_d, engine) = engine();
+    let full = engine.generate("Hello", &greedy(12)).unwrap();
+    assert_eq!(full.tokens.len(), 12, "{:?}", full.finish);
+    let opts = GenerateOptions {
+        stop: vec![format!("{}\u{1}", full.text)],
+        ..greedy(12)
+    };
+    let out = engine
+        .generate_stream("Hello", &opts, |_| ControlFlow::Break(()))
+        .unwrap();
+    assert_eq!(out.finish, FinishReason::Cancelled);
+    assert_eq!(out.tokens, full.tokens[..1]);
+}
