@@ -66,5 +66,14 @@ pub fn run(args: Args) -> crate::Result<()> {
     let mut render = templates.args(Json::from_serialize(&messages));
     render.add_generation_prompt = !args.no_generation_prompt;
     render.tools = tools.map(|t| Json::from_serialize(&t));
-    print(&template.render(&render)?)
+    let text = template
+        .render(&render)
+        .map_err(|e| -> Box<dyn std::error::Error> {
+            match e {
+                // Messages or tools of the wrong shape: the messages file is at fault.
+                ferrite_chat::Error::Input(_) => format!("{}: {e}", args.messages.display()).into(),
+                e => e.into(),
+            }
+        })?;
+    print(&text)
 }

@@ -153,6 +153,14 @@ fn template_prints_exactly_the_rendered_prompt() {
         &home.ferrite(&["template", m, "--messages", msgs.to_str().unwrap()]),
         "not valid JSON",
     );
+    // Valid JSON of the wrong shape: the error names the file.
+    for bad in [r#"{"messages": 3}"#, "[1, 2]"] {
+        std::fs::write(&msgs, bad).unwrap();
+        fails(
+            &home.ferrite(&["template", m, "--messages", msgs.to_str().unwrap()]),
+            "m.json: invalid chat input",
+        );
+    }
     // A model with no template: a clear error when asked to chat.
     let bare = dir.path().join("bare");
     std::fs::create_dir(&bare).unwrap();
