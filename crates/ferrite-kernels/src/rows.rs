@@ -6,7 +6,7 @@
 
 use crate::reduce::{dot_impl, max_impl, scale_impl, sum_impl};
 use crate::simd::{multiversion, Simd};
-use crate::unary::{exp_v, log_v};
+use crate::unary::{exp2_v, exp_v, log_v};
 use crate::{isa, KernelError};
 use rayon::prelude::*;
 
@@ -249,17 +249,114 @@ unsafe fn lane0<S: Simd>(v: S::V) -> f32 {
     t[0]
 }
 
+/// Elements per softmax block: a block of input and of output (32 KiB together) stays in
+/// the 48 KiB L1 between the block's max pass and its exp pass, so a long row is read from
+/// L2 once for both.
+const SOFTMAX_BLOCK: usize = 4096;
+
+/// Stores `2^(x log2(e) - c)` for `n` elements of `x` into `y` and returns their sum.
+/// Folding the shift and the change of base into one FMA lets [`exp2_v`] skip the ln 2
+/// range reduction. `c` is an integer, so blocks with different `c` differ by exact
+/// powers of two; the FMA rounds `t` once, by the same `u |t|` that `x - max` costs a
+/// plain `exp`.
+///
+/// # Safety
+/// `x` valid for `n` reads and `y` for `n` writes (may be equal).
+#[inline(always)]
+unsafe fn exp2_store_sum<S: Simd>(x: *const f32, y: *mut f32, n: usize, c: f32) -> f32 {
+    let l = S::LANES;
+    let full = n - n % l;
+    unsafe {
+        let (k, cv) = (S::splat(std::f32::consts::LOG2_E), S::splat(-c));
+        // Two accumulators: one add chain per vector would be the loop's longest latency.
+        let (mut a0, mut a1) = (S::splat(0.0), S::splat(0.0));
+        let mut i = 0;
+        while i + 2 * l <= full {
+            let e0 = exp2_v::<S>(S::fma(S::load(x.add(i)), k, cv));
+            let e1 = exp2_v::<S>(S::fma(S::load(x.add(i + l)), k, cv));
+            S::store(y.add(i), e0);
+            S::store(y.add(i + l), e1);
+            a0 = S::add(a0, e0);
+            a1 = S::add(a1, e1);
+            i += 2 * l;
+        }
+        if i < full {
+            let e = exp2_v::<S>(S::fma(S::load(x.add(i)), k, cv));
+            S::store(y.add(i), e);
+            a0 = S::add(a0, e);
+        }
+        let mut t = [f32::NEG_INFINITY; 16];
+        std::ptr::copy_nonoverlapping(x.add(full), t.as_mut_ptr(), n - full);
+        // Padding lanes are -inf, so they contribute 2^-inf = 0.
+        let e = exp2_v::<S>(S::fma(S::load(t.as_ptr()), k, cv));
+        S::store(t.as_mut_ptr(), e);
+        std::ptr::copy_nonoverlapping(t.as_ptr(), y.add(full), n - full);
+        S::hsum(S::add(S::add(a0, a1), e))
+    }
+}
+
+/// Softmax of one row, `exp(x - max) / sum`: one exp per element, stored once, then one
+/// scaling pass.
+///
+/// Each block takes its max (reading the block into L1) and stores its terms
+/// `2^(x log2(e) - c)` with the running offset `c = ceil(max so far * log2(e))`; when a
+/// block raises `c`, the running sum is rescaled by an exact power of two and the earlier
+/// blocks get that factor in the scaling pass. `offs` keeps each block's `c`.
+///
+/// # Safety
+/// `x` and `y` valid for `n` elements (may be equal), `n > 0`.
+#[inline(always)]
+unsafe fn softmax_row<S: Simd>(x: *const f32, y: *mut f32, n: usize, offs: &mut Vec<f32>) {
+    offs.clear();
+    let (mut c, mut sum) = (f32::NEG_INFINITY, 0.0f32);
+    let mut b = 0;
+    unsafe {
+        while b < n {
+            let len = SOFTMAX_BLOCK.min(n - b);
+            let m = max_impl::<S>(x.add(b), len);
+            let cb = (m * std::f32::consts::LOG2_E).ceil();
+            if m.is_finite() && !cb.is_finite() {
+                // A max beyond f32::MAX / log2(e): the offset overflows, so shift by the
+                // max itself (the order of the steps does not matter here).
+                let m = max_impl::<S>(x, n);
+                let s = exp_sum::<S>(x, y, n, m);
+                scale_impl::<S>(1.0 / s, y, n);
+                return;
+            }
+            if cb > c {
+                sum *= (c - cb).exp2();
+                c = cb;
+            }
+            if c == f32::NEG_INFINITY && m == f32::NEG_INFINITY {
+                // Only -inf so far: terms are 0 (and 2^(-inf + inf) would be NaN).
+                std::ptr::write_bytes(y.add(b), 0, len);
+            } else {
+                sum += exp2_store_sum::<S>(x.add(b), y.add(b), len, c);
+            }
+            offs.push(c);
+            b += len;
+        }
+        if c == f32::NEG_INFINITY {
+            // A row of -inf: exp(x - max) is NaN everywhere, as the plain formula gives.
+            sum = f32::NAN;
+        }
+        let inv = 1.0 / sum;
+        for (j, &cb) in offs.iter().enumerate() {
+            let b = j * SOFTMAX_BLOCK;
+            // (cb - c) is an integer <= 0 or -inf, so the factor is exact (or 0).
+            let f = if cb == c { inv } else { (cb - c).exp2() * inv };
+            scale_impl::<S>(f, y.add(b), SOFTMAX_BLOCK.min(n - b));
+        }
+    }
+}
+
 /// # Safety
 /// `src` and `dst` valid for `rows * n` elements (may be equal).
 #[inline(always)]
 unsafe fn softmax_impl<S: Simd>(src: *const f32, dst: *mut f32, n: usize, rows: usize) {
+    let mut offs = Vec::with_capacity(n.div_ceil(SOFTMAX_BLOCK));
     for r in 0..rows {
-        unsafe {
-            let (x, y) = (src.add(r * n), dst.add(r * n));
-            let m = max_impl::<S>(x, n);
-            let s = exp_sum::<S>(x, y, n, m);
-            scale_impl::<S>(1.0 / s, y, n);
-        }
+        unsafe { softmax_row::<S>(src.add(r * n), dst.add(r * n), n, &mut offs) };
     }
 }
 

@@ -34,6 +34,18 @@ pub(crate) trait Simd: Copy + 'static {
     unsafe fn copysign(mag: Self::V, sign: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     unsafe fn round(a: Self::V) -> Self::V;
+    /// Rounds toward minus infinity.
+    unsafe fn floor(a: Self::V) -> Self::V;
+    /// `a - floor(a)`, in `[0, 1)` for finite `a`.
+    #[inline(always)]
+    unsafe fn frac(a: Self::V) -> Self::V {
+        unsafe { Self::sub(a, Self::floor(a)) }
+    }
+    /// `x * 2^floor(t)` for finite `t` in `[-252, 255)`, as [`Simd::ldexp`].
+    #[inline(always)]
+    unsafe fn ldexp_floor(x: Self::V, t: Self::V) -> Self::V {
+        unsafe { Self::ldexp(x, Self::floor(t)) }
+    }
     unsafe fn lt(a: Self::V, b: Self::V) -> Self::M;
     unsafe fn is_nan(a: Self::V) -> Self::M;
     /// `a` where `m` is set, else `b`.
@@ -162,6 +174,10 @@ impl Simd for Scalar {
         } else {
             a
         }
+    }
+    #[inline(always)]
+    unsafe fn floor(a: f32) -> f32 {
+        a.floor()
     }
     #[inline(always)]
     unsafe fn lt(a: f32, b: f32) -> bool {

@@ -265,3 +265,48 @@ fn conversions_match_half_bit_for_bit() {
     }
     assert!(fk::f32_to_bf16(&[1.0], &mut []).is_err());
 }
+
+/// Rows longer than one softmax block: a max that rises from block to block (each rise
+/// rescales the earlier blocks), leading blocks of -inf, and a max too large for the
+/// log2-scaled offset.
+#[test]
+fn softmax_long_rows() {
+    let n = 3 * 4096 + 37;
+    let mut r = rng(77);
+    let mut rising = randv(&mut r, n, -20.0, 20.0);
+    for (j, v) in rising.iter_mut().enumerate() {
+        *v += j as f32 * 0.01;
+    }
+    let mut masked = randv(&mut r, n, -5.0, 5.0);
+    masked[..5000].fill(f32::NEG_INFINITY);
+    let huge: Vec<f32> = randv(&mut r, n, -1.0, 1.0)
+        .iter()
+        .map(|v| 3.3e38 + v * 1e32)
+        .collect();
+    each_isa(|isa| {
+        for x in [&rising, &masked, &huge] {
+            let mut y = vec![0.0; n];
+            fk::softmax(x, &mut y, n).unwrap();
+            let m = x
+                .iter()
+                .map(|&v| f64::from(v))
+                .fold(f64::NEG_INFINITY, f64::max);
+            for (j, (&got, w)) in y.iter().zip(softmax64(x)).enumerate() {
+                let d = f64::from(x[j]) - m;
+                // (-inf entries: d is -inf and the only right answer is 0.)
+                let tol = if w == 0.0 {
+                    0.0
+                } else {
+                    (1e-6 + 6e-8 * d.abs()) * w + red_tol(n, w)
+                };
+                assert!(
+                    (f64::from(got) - w).abs() <= tol,
+                    "{isa} j={j}: {got} vs {w}"
+                );
+            }
+        }
+        let mut y = vec![0.0; 5000];
+        fk::softmax(&vec![f32::NEG_INFINITY; 5000], &mut y, 5000).unwrap();
+        assert!(y.iter().all(|v| v.is_nan()), "{isa}: all -inf gives NaN");
+    });
+}

@@ -81,6 +81,10 @@ impl Simd for Avx2 {
         unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
     }
     #[inline(always)]
+    unsafe fn floor(a: __m256) -> __m256 {
+        unsafe { _mm256_floor_ps(a) }
+    }
+    #[inline(always)]
     unsafe fn lt(a: __m256, b: __m256) -> __m256 {
         unsafe { _mm256_cmp_ps::<_CMP_LT_OQ>(a, b) }
     }
@@ -237,6 +241,21 @@ impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn round(a: __m512) -> __m512 {
         unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    unsafe fn floor(a: __m512) -> __m512 {
+        unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    unsafe fn frac(a: __m512) -> __m512 {
+        // `vreduceps` with 0 fraction bits kept and rounding down: `a - floor(a)` in one
+        // instruction.
+        unsafe { _mm512_reduce_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    unsafe fn ldexp_floor(x: __m512, t: __m512) -> __m512 {
+        // `vscalefps` floors its exponent operand itself.
+        unsafe { _mm512_scalef_ps(x, t) }
     }
     #[inline(always)]
     unsafe fn lt(a: __m512, b: __m512) -> __mmask16 {
