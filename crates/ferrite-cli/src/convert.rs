@@ -73,11 +73,21 @@ fn convert_model(dir: &Path, out: &Path) -> crate::Result<()> {
     let tok = ferrite_tokenizer::Tokenizer::from_tokenizer_json(dir.join("tokenizer.json"))?;
     let mut extra = tok.gguf_metadata();
     let templates = ferrite_chat::ModelTemplates::from_hf_dir(dir)?;
+    // As llama.cpp's converter: the default template under
+    // tokenizer.chat_template, named ones (tool_use, rag...) under a suffix.
     if let Ok(t) = templates.select(false) {
         extra.push((
             "tokenizer.chat_template".into(),
             Value::String(t.source().to_string()),
         ));
+    }
+    for (name, t) in &templates.templates {
+        if name != "default" {
+            extra.push((
+                format!("tokenizer.chat_template.{name}"),
+                Value::String(t.source().to_string()),
+            ));
+        }
     }
     let writer = ferrite_models::convert::hf_to_gguf(dir, extra)?;
     let total = writer.tensor_bytes();

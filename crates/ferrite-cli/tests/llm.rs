@@ -302,6 +302,16 @@ fn converted_gguf_generates_the_same_text() {
     let home = Home::new();
     let model = home.model();
     let dir = tempfile::tempdir().unwrap();
+    // A second, named template travels as tokenizer.chat_template.tool_use.
+    let tcfg_path = model.join("tokenizer_config.json");
+    let mut tcfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tcfg_path).unwrap()).unwrap();
+    let default = tcfg["chat_template"].clone();
+    tcfg["chat_template"] = serde_json::json!([
+        {"name": "default", "template": default},
+        {"name": "tool_use", "template": "{{ tools }}"},
+    ]);
+    std::fs::write(&tcfg_path, tcfg.to_string()).unwrap();
     let gguf = dir.path().join("tiny.gguf");
     let g = gguf.to_str().unwrap();
     let out = ok(&home.ferrite(&["convert", model.to_str().unwrap(), g]));
@@ -313,6 +323,7 @@ fn converted_gguf_generates_the_same_text() {
         "llama.block_count",
         "tokenizer.ggml.tokens",
         "tokenizer.chat_template",
+        "tokenizer.chat_template.tool_use",
         "blk.0.attn_q.weight",
     ] {
         assert!(text.contains(key), "GGUF lacks {key}");

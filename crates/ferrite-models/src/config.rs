@@ -110,6 +110,21 @@ impl LlamaConfig {
         if let Some((name, _)) = dims.iter().find(|(_, v)| *v == 0) {
             return bad(format!("{name} must be positive"));
         }
+        // Weight sizes must fit in memory arithmetic before any shape is built from them.
+        let sizes = [
+            self.n_heads.checked_mul(self.head_dim),
+            self.vocab_size.checked_mul(self.hidden_size),
+            self.intermediate_size.checked_mul(self.hidden_size),
+            self.n_heads
+                .checked_mul(self.head_dim)
+                .and_then(|q| q.checked_mul(self.hidden_size)),
+        ];
+        if sizes
+            .iter()
+            .any(|s| s.is_none_or(|n| n > isize::MAX as usize / 8))
+        {
+            return bad("the dimensions are too large to hold in memory".into());
+        }
         if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return bad(format!(
                 "{} attention heads is not a multiple of {} KV heads",
@@ -191,11 +206,9 @@ impl HfConfig<'_> {
     }
 
     fn parse(&self) -> Result<LlamaConfig> {
-        let model_type = self
-            .json
-            .get("model_type")
-            .and_then(Json::as_str)
-            .unwrap_or("");
+        let Some(model_type) = self.json.get("model_type").and_then(Json::as_str) else {
+            return Err(self.err(format!("no \"model_type\" string (supported: {SUPPORTED})")));
+        };
         let arch = match model_type {
             "llama" => Arch::Llama,
             "mistral" => Arch::Mistral,
@@ -233,6 +246,8 @@ impl HfConfig<'_> {
         };
         // Qwen2 declares a window but applies it only with use_sliding_window.
         let window = match arch {
+            // transformers' MistralConfig default when the key is absent; null means none.
+            Arch::Mistral if self.json.get("sliding_window").is_none() => Some(4096),
             Arch::Mistral => self.opt_usize("sliding_window")?,
             Arch::Qwen2 if self.bool_or("use_sliding_window", false)? => {
                 self.opt_usize("sliding_window")?

@@ -92,6 +92,18 @@ fn directory_problems_are_named() {
         ),
         ("{not json".to_string(), "", "", "not valid JSON"),
         (
+            r#"{"vocab_size": 3}"#.to_string(),
+            "",
+            "",
+            "no \"model_type\" string",
+        ),
+        (
+            with("\"vocab_size\": 16", "\"vocab_size\": 18446744073709551615"),
+            "",
+            "",
+            "too large",
+        ),
+        (
             with("\"hidden_size\": 8", "\"hidden_size\": \"8\""),
             "",
             "",
