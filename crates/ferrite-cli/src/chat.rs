@@ -68,6 +68,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         messages.push(json!({"role": "user", "content": line}));
         let prompt = engine.render_chat(&Json::from_serialize(&messages), true)?;
         let ids = engine.encode_prompt(&prompt)?;
+        args.gen.show_prompt(&prompt, &ids);
         if ids.len() >= engine.context_length() {
             // The conversation outgrew the context: say so, drop this turn,
             // and keep the program (and its history) alive.

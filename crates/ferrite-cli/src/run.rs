@@ -60,6 +60,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         prompt
     };
     let ids = engine.encode_prompt(&text)?;
+    args.gen.show_prompt(&text, &ids);
     let done = stream_to_stdout(&engine, &mut engine.new_session(), &ids, &opts)?;
     println!();
     eprintln!("{}", stats_line(&done));

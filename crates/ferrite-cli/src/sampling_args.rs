@@ -37,9 +37,21 @@ pub struct GenArgs {
     /// Stop before this text (repeatable)
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Print the exact prompt text and its token ids to stderr before generating
+    #[arg(long)]
+    pub verbose_prompt: bool,
 }
 
 impl GenArgs {
+    /// With `--verbose-prompt`, shows what the model is actually given
+    /// (template output, BOS handling) on stderr.
+    pub fn show_prompt(&self, text: &str, ids: &[u32]) {
+        if self.verbose_prompt {
+            eprintln!("prompt text: {text:?}");
+            eprintln!("prompt ids ({}): {ids:?}", ids.len());
+        }
+    }
+
     /// The options, starting from the model's defaults.
     pub fn options(&self, model_defaults: &SamplingParams) -> GenerateOptions {
         let d = model_defaults;

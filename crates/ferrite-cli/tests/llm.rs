@@ -112,6 +112,20 @@ fn run_streams_with_the_default_model_and_reports() {
         ok(&home.ferrite(&["run", "Hi", "-n", "8", "--seed", "3", "--temp", "1"]))
     );
     let model = home.model();
+    let shown = stderr(&home.ferrite(&[
+        "run",
+        model.to_str().unwrap(),
+        "Hi",
+        "--chat",
+        "-n",
+        "1",
+        "--verbose-prompt",
+    ]));
+    assert!(
+        shown.contains(r#"prompt text: "<|user|>\nHi</s>\n<|assistant|>\n""#),
+        "{shown}"
+    );
+    assert!(shown.contains("prompt ids ("), "{shown}");
     let chat = home.ferrite(&[
         "run",
         model.to_str().unwrap(),
