@@ -163,6 +163,10 @@ unsafe fn dots_block<S: Simd, const R: usize, const B: usize>(
 /// value vector fit the 32 AVX-512 registers.
 const ROWS: usize = 3;
 const COLS: usize = 8;
+/// Floats of `v` per key block of [`mix_rows`] (16 KiB): every output row block passes over
+/// one key block while it sits in L1, so `v` comes from L2 or beyond once, not once per
+/// row block.
+const MIX_BLOCK: usize = 4096;
 
 /// # Safety
 /// `p` valid for `m * n` reads, `v` for `n * d`, `out` for `m * d` writes.
@@ -177,21 +181,33 @@ unsafe fn mix_rows_impl<S: Simd>(
 ) {
     let l = S::LANES;
     let full = d - d % l;
+    let keys = (MIX_BLOCK / d).max(1);
     unsafe {
-        let mut c = 0;
-        while c < full {
-            let wide = c + COLS * l <= full;
-            let mut i = 0;
-            while i < m {
-                let (p, o) = (p.add(i * n), out.add(i * d + c));
-                match (wide, i + ROWS <= m) {
-                    (true, true) => mix_block::<S, ROWS, COLS>(p, v.add(c), d, n, o),
-                    (true, false) => mix_block::<S, 1, COLS>(p, v.add(c), d, n, o),
-                    _ => mix_block::<S, 1, 1>(p, v.add(c), d, n, o),
+        let mut j0 = 0;
+        // At least one pass, so that n = 0 stores zeros.
+        loop {
+            let (kn, first) = (keys.min(n - j0), j0 == 0);
+            let (p, v) = (p.add(j0), v.add(j0 * d));
+            let mut c = 0;
+            while c < full {
+                let wide = c + COLS * l <= full;
+                let mut i = 0;
+                while i < m {
+                    let (p, o) = (p.add(i * n), out.add(i * d + c));
+                    let v = v.add(c);
+                    match (wide, i + ROWS <= m) {
+                        (true, true) => mix_block::<S, ROWS, COLS>(p, v, d, n, kn, first, o),
+                        (true, false) => mix_block::<S, 1, COLS>(p, v, d, n, kn, first, o),
+                        _ => mix_block::<S, 1, 1>(p, v, d, n, kn, first, o),
+                    }
+                    i += if wide && i + ROWS <= m { ROWS } else { 1 };
                 }
-                i += if wide && i + ROWS <= m { ROWS } else { 1 };
+                c += if wide { COLS * l } else { l };
             }
-            c += if wide { COLS * l } else { l };
+            j0 += kn;
+            if j0 >= n {
+                break;
+            }
         }
         for i in 0..m {
             for c in full..d {
@@ -205,23 +221,36 @@ unsafe fn mix_rows_impl<S: Simd>(
     }
 }
 
-/// `out[r][x] = sum_j p[r * n + j] v[j * d + x]` for `R` rows and `C` column vectors.
+/// `out[r][x] (+)= sum_j p[r * n + j] v[j * d + x]` over `kn` keys for `R` rows and `C`
+/// column vectors: the sums start from 0 for the first key block, else from `out`, which
+/// holds the earlier blocks' sums exactly, so each element still adds its terms in key
+/// order.
 ///
 /// # Safety
-/// `p` valid for `R` rows of `n` reads, `v` for `n` rows of stride `d` holding `C` vectors,
-/// `out` for `R` rows of stride `d` holding `C` vectors.
+/// `p` valid for `R` rows of stride `n` holding `kn` reads, `v` for `kn` rows of stride `d`
+/// holding `C` vectors, `out` for `R` rows of stride `d` holding `C` vectors.
 #[inline(always)]
 unsafe fn mix_block<S: Simd, const R: usize, const C: usize>(
     p: *const f32,
     v: *const f32,
     d: usize,
     n: usize,
+    kn: usize,
+    first: bool,
     out: *mut f32,
 ) {
     let l = S::LANES;
     unsafe {
-        let mut acc = [[S::splat(0.0); C]; R];
-        for j in 0..n {
+        let mut acc: [[S::V; C]; R] = std::array::from_fn(|r| {
+            std::array::from_fn(|x| {
+                if first {
+                    S::splat(0.0)
+                } else {
+                    S::load(out.add(r * d + x * l))
+                }
+            })
+        });
+        for j in 0..kn {
             let w: [S::V; R] = std::array::from_fn(|r| S::splat(*p.add(r * n + j)));
             let vv: [S::V; C] = std::array::from_fn(|x| S::load(v.add(j * d + x * l)));
             for (row, &wr) in acc.iter_mut().zip(&w) {

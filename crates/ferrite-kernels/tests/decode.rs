@@ -15,7 +15,7 @@ fn row_dots_and_mix_rows_match_f64_on_awkward_shapes() {
     let mut seed = 0;
     for d in [1usize, 3, 8, 16, 17, 64, 127, 128, 130, 300] {
         for m in [1usize, 2, 3, 4, 7, 8] {
-            for n in [0usize, 1, 3, 4, 5, 9, 33] {
+            for n in [0usize, 1, 3, 4, 5, 9, 33, 70] {
                 seed += 1;
                 let mut r = rng(seed);
                 let q = randv(&mut r, m * d, -1.0, 1.0);
