@@ -53,6 +53,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             "model": args.model.display().to_string(),
             "parameters": loaded.summary.parameters,
             "weight_bytes": loaded.summary.weight_bytes,
+            "decode_weight_bytes": loaded.model.decode_weight_bytes(),
             "threads": threads,
             "n_prompt": args.n_prompt,
             "n_gen": args.n_gen,

@@ -125,6 +125,20 @@ impl Llama {
         (n, bytes)
     }
 
+    /// Weight bytes one decode step reads: every weight except the embedding
+    /// table, of which it reads one row (unless the output head is that table).
+    /// Divided into a memory bandwidth, this bounds generation speed.
+    pub fn decode_weight_bytes(&self) -> usize {
+        let (_, all) = self.parameter_stats();
+        let table = self.embed.table();
+        let table_bytes = table.dtype().bytes_for(table.size() as u64).unwrap_or(0) as usize;
+        if self.head_is_tied() {
+            all
+        } else {
+            all - table_bytes + table_bytes / table.shape()[0].max(1)
+        }
+    }
+
     fn head_is_tied(&self) -> bool {
         self.head.weight().id() == self.embed.table().id()
     }

@@ -1,0 +1,118 @@
+"""Issue 4's speed comparison: TinyLlama-shaped models in bf16, f16 and f32,
+Ferrite against llama.cpp (same GGUF, which Ferrite converts) and mlx-lm
+(same Hugging Face directory), with the memory-bandwidth bound of generation.
+
+usage: python3 bench/llm_vs_peers.py [--dtypes bf16,f16,f32] [--work /tmp/ferrite-llm-bench]
+           [--llama-python /tmp/lcpp/bin/python] [--mlx-python .venv/bin/python]
+           [--pp 512] [--tg 128] [--mlx-pp 64] [--mlx-tg 8]
+
+Needs target/release/ferrite and the peaks example (cargo build --release -p
+ferrite-cli; cargo build --release -p ferrite-kernels --example peaks),
+../shared/tools/make_model.py, a Python with llama-cpp-python for the
+llama.cpp side and the repository venv for mlx-lm. Every side runs in its own
+process under /usr/bin/time, which reports its peak resident memory. mlx-lm
+runs one short trial (its CPU path is slow here). Prints one JSON object per
+line.
+"""
+import argparse, json, os, re, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(ROOT, "..", "shared")
+
+LLAMA = r'''
+import json, sys, time
+from llama_cpp import Llama
+path, pp, tg, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+n = max(pp, tg)
+llm = Llama(model_path=path, n_ctx=n, n_batch=n, n_ubatch=n, n_threads=threads, n_threads_batch=threads, verbose=False)
+toks = [(i * 7919 + 13) % llm.n_vocab() for i in range(n)]
+llm.eval(toks[:pp]); llm.reset()
+t = time.perf_counter(); llm.eval(toks[:pp]); pp_s = pp / (time.perf_counter() - t)
+llm.reset(); llm.eval(toks[:8]); llm.reset()
+t = time.perf_counter()
+for x in toks[:tg]:
+    llm.eval([x])
+print(json.dumps({"pp": pp_s, "tg": tg / (time.perf_counter() - t)}))
+'''
+
+MLX = r'''
+import json, sys, time
+from pathlib import Path
+import mlx.core as mx
+from mlx_lm.utils import load_model
+from mlx_lm.models.cache import make_prompt_cache
+path, pp, tg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+model, _ = load_model(Path(path))
+toks = [(i * 7919 + 13) % 32000 for i in range(pp + tg)]
+cache = make_prompt_cache(model)
+t = time.perf_counter(); out = model(mx.array([toks[:pp]]), cache=cache); mx.eval(out)
+pp_s = pp / (time.perf_counter() - t)
+t = time.perf_counter()
+for x in toks[pp:pp + tg]:
+    out = model(mx.array([[x]]), cache=cache); mx.eval(out)
+print(json.dumps({"pp": pp_s, "tg": tg / (time.perf_counter() - t)}))
+'''
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time; returns (stdout, peak RSS in MB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        out = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M", *cmd],
+                             check=True, capture_output=True, text=True)
+        rss_kb = int(tf.read().strip().splitlines()[-1])
+    return out.stdout, rss_kb / 1024
+
+
+def dram_read_gbs():
+    peaks = os.path.join(ROOT, "target/release/examples/peaks")
+    out = subprocess.run([peaks, "bandwidth"], check=True, capture_output=True, text=True).stdout
+    m = re.search(r"DRAM read \(1 GiB\)\s+2 thread\(s\):\s+([0-9.]+) GB/s", out)
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtypes", default="bf16,f16,f32")
+    ap.add_argument("--work", default="/tmp/ferrite-llm-bench")
+    ap.add_argument("--llama-python", default="/tmp/lcpp/bin/python")
+    ap.add_argument("--mlx-python", default=os.path.join(ROOT, ".venv/bin/python"))
+    ap.add_argument("--pp", type=int, default=512); ap.add_argument("--tg", type=int, default=128)
+    ap.add_argument("--mlx-pp", type=int, default=64); ap.add_argument("--mlx-tg", type=int, default=8)
+    a = ap.parse_args()
+    ferrite = os.path.join(ROOT, "target/release/ferrite")
+    os.makedirs(a.work, exist_ok=True)
+    for dtype in a.dtypes.split(","):
+        d = os.path.join(a.work, f"tinyllama-{dtype}")
+        if not os.path.exists(os.path.join(d, "model.safetensors")):
+            subprocess.run([a.mlx_python, os.path.join(SHARED, "tools/make_model.py"), "tinyllama-1.1b", d,
+                            "--tokenizer-json", os.path.join(SHARED, "data/tokenizers/llama2/tokenizer.json"),
+                            "--dtype", dtype], check=True, capture_output=True)
+        gguf = d + ".gguf"
+        if not os.path.exists(gguf):
+            subprocess.run([ferrite, "convert", d, gguf], check=True, capture_output=True)
+        weight_bytes = os.path.getsize(gguf)
+        bw = dram_read_gbs()
+        out, rss = timed([ferrite, "bench", d, "-p", str(a.pp), "-n", str(a.tg), "-r", "1", "--json"])
+        f = json.loads(out)
+        out, lrss = timed([a.llama_python, "-c", LLAMA, gguf, str(a.pp), str(a.tg), "2"])
+        l = json.loads(out)
+        out, mrss = timed([a.mlx_python, "-c", MLX, d, str(a.mlx_pp), str(a.mlx_tg)])
+        m = json.loads(out)
+        # Generation reads every weight but the embedding table (one row of it) per token.
+        bound = bw * 1e9 / f["decode_weight_bytes"]
+        print(json.dumps({
+            "dtype": dtype, "weight_bytes": f["weight_bytes"], "decode_weight_bytes": f["decode_weight_bytes"],
+            "gguf_bytes": weight_bytes,
+            "dram_read_gbs": bw, "tg_bound_tokens_per_s": bound,
+            "ferrite": {"pp": f["pp_tokens_per_s"], "tg": f["tg_tokens_per_s"], "peak_rss_mb": rss},
+            "llama_cpp": {"pp": l["pp"], "tg": l["tg"], "peak_rss_mb": lrss},
+            "mlx_lm": {"pp": m["pp"], "tg": m["tg"], "pp_tokens": a.mlx_pp, "tg_tokens": a.mlx_tg, "peak_rss_mb": mrss},
+            "ratio_vs_llama_cpp": {"pp": f["pp_tokens_per_s"] / l["pp"], "tg": f["tg_tokens_per_s"] / l["tg"]},
+            "ratio_vs_mlx_lm": {"pp": f["pp_tokens_per_s"] / m["pp"], "tg": f["tg_tokens_per_s"] / m["tg"]},
+            "tg_fraction_of_bound": f["tg_tokens_per_s"] / bound,
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
