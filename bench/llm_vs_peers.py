@@ -55,11 +55,11 @@ print(json.dumps({"pp": pp_s, "tg": tg / (time.perf_counter() - t)}))
 '''
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     """Runs cmd under /usr/bin/time; returns (stdout, peak RSS in MB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         out = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M", *cmd],
-                             check=True, capture_output=True, text=True)
+                             check=True, capture_output=True, text=True, env=env)
         rss_kb = int(tf.read().strip().splitlines()[-1])
     return out.stdout, rss_kb / 1024
 
@@ -95,6 +95,12 @@ def main():
         bw = dram_read_gbs()
         out, rss = timed([ferrite, "bench", d, "-p", str(a.pp), "-n", str(a.tg), "-r", "1", "--json"])
         f = json.loads(out)
+        extra = {}
+        if dtype == "bf16":
+            # The vdpbf16ps GEMM path (on Intel the default widens bf16 to f32 instead).
+            env = dict(os.environ, FERRITE_BF16_DOT="1")
+            out, _ = timed([ferrite, "bench", d, "-p", str(a.pp), "-n", "0", "-r", "1", "--json"], env)
+            extra["ferrite_pp_bf16_dot"] = json.loads(out)["pp_tokens_per_s"]
         out, lrss = timed([a.llama_python, "-c", LLAMA, gguf, str(a.pp), str(a.tg), "2"])
         l = json.loads(out)
         out, mrss = timed([a.mlx_python, "-c", MLX, d, str(a.mlx_pp), str(a.mlx_tg)])
@@ -111,6 +117,7 @@ def main():
             "ratio_vs_llama_cpp": {"pp": f["pp_tokens_per_s"] / l["pp"], "tg": f["tg_tokens_per_s"] / l["tg"]},
             "ratio_vs_mlx_lm": {"pp": f["pp_tokens_per_s"] / m["pp"], "tg": f["tg_tokens_per_s"] / m["tg"]},
             "tg_fraction_of_bound": f["tg_tokens_per_s"] / bound,
+            **extra,
         }), flush=True)
 
 
