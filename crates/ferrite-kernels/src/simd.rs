@@ -75,6 +75,10 @@ pub(crate) trait Simd: Copy + 'static {
     /// `(e, m)` with `x = m * 2^e`, `m` in `[1, 2)`, for positive normal `x`.
     unsafe fn frexp(x: Self::V) -> (Self::V, Self::V);
     unsafe fn hsum(v: Self::V) -> f32;
+    /// Lane `t` is the sum of the lanes of `v[t]`, for `v.len() == LANES`: the horizontal
+    /// sums of a whole vector's worth of vectors, which share their shuffles (a transpose
+    /// as an add tree) instead of paying one [`Simd::hsum`] each.
+    unsafe fn sums(v: &[Self::V]) -> Self::V;
     /// Hint that the cache line at `p` will be written soon (no-op where unsupported).
     unsafe fn prefetch(p: *const f32);
     unsafe fn hmax(v: Self::V) -> f32;
@@ -210,6 +214,10 @@ impl Simd for Scalar {
     #[inline(always)]
     unsafe fn hsum(v: f32) -> f32 {
         v
+    }
+    #[inline(always)]
+    unsafe fn sums(v: &[f32]) -> f32 {
+        v[0]
     }
     #[inline(always)]
     unsafe fn hmax(v: f32) -> f32 {

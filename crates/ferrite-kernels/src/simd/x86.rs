@@ -129,6 +129,36 @@ impl Simd for Avx2 {
         }
     }
     #[inline(always)]
+    unsafe fn sums(v: &[__m256]) -> __m256 {
+        // Halves, then 128-bit unpacks, then shuffles: each level adds pairs and halves the
+        // number of vectors. The last level leaves the sum of vector `2p + h` in lane
+        // `4h + p`, so vector `4h + p` goes in as `2p + h`. (Helpers are fns, not
+        // closures: closures do not inherit the caller's target features, so their
+        // intrinsics would not inline.)
+        #[inline(always)]
+        unsafe fn h(x: __m256, y: __m256) -> __m256 {
+            unsafe {
+                _mm256_add_ps(
+                    _mm256_permute2f128_ps::<0x20>(x, y),
+                    _mm256_permute2f128_ps::<0x31>(x, y),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn u(x: __m256, y: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(_mm256_unpacklo_ps(x, y), _mm256_unpackhi_ps(x, y)) }
+        }
+        unsafe {
+            let a: [__m256; 8] = std::array::from_fn(|s| v[(s % 2) * 4 + s / 2]);
+            let z1 = u(h(a[0], a[1]), h(a[2], a[3]));
+            let z2 = u(h(a[4], a[5]), h(a[6], a[7]));
+            _mm256_add_ps(
+                _mm256_shuffle_ps::<0x44>(z1, z2),
+                _mm256_shuffle_ps::<0xEE>(z1, z2),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn hmax(v: __m256) -> f32 {
         unsafe {
             let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
@@ -316,6 +346,48 @@ impl Simd for Avx512 {
             let lo = _mm512_castps512_ps256(v);
             let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
             Avx2::hsum(_mm256_add_ps(lo, hi))
+        }
+    }
+    #[inline(always)]
+    unsafe fn sums(v: &[__m512]) -> __m512 {
+        // 256-bit halves, then 128-bit quarters, then 128-bit unpacks, then shuffles: each
+        // level adds pairs and halves the number of vectors. The last level leaves the sum
+        // of vector `4p + q` in lane `4q + p`, so vector `4q + p` goes in as `4p + q`.
+        // (Helpers are fns, not closures: see the AVX2 version.)
+        #[inline(always)]
+        unsafe fn h(x: __m512, y: __m512) -> __m512 {
+            unsafe {
+                _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0x44>(x, y),
+                    _mm512_shuffle_f32x4::<0xEE>(x, y),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn q(x: __m512, y: __m512) -> __m512 {
+            unsafe {
+                _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0x88>(x, y),
+                    _mm512_shuffle_f32x4::<0xDD>(x, y),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn u(x: __m512, y: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y)) }
+        }
+        unsafe {
+            let a: [__m512; 16] = std::array::from_fn(|s| v[(s % 4) * 4 + s / 4]);
+            let g0 = q(h(a[0], a[1]), h(a[2], a[3]));
+            let g4 = q(h(a[4], a[5]), h(a[6], a[7]));
+            let g8 = q(h(a[8], a[9]), h(a[10], a[11]));
+            let g12 = q(h(a[12], a[13]), h(a[14], a[15]));
+            let z1 = u(g0, g4);
+            let z2 = u(g8, g12);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0x44>(z1, z2),
+                _mm512_shuffle_ps::<0xEE>(z1, z2),
+            )
         }
     }
     #[inline(always)]
