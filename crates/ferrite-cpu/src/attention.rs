@@ -86,16 +86,14 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                         } else {
                             tk
                         };
-                        let mrow = a.mask.map(|(m, dt)| {
+                        let (seen, hidden) = srow.split_at_mut(visible);
+                        hidden.fill(f32::NEG_INFINITY);
+                        kernels::scale(a.scale, seen);
+                        if let Some((m, dt)) = a.mask {
                             read_mask_row(m, dt, [bi, head, i], mask_row.as_mut_slice());
-                            mask_row.as_slice()
-                        });
-                        for (j, x) in srow.iter_mut().enumerate() {
-                            *x = if j >= visible {
-                                f32::NEG_INFINITY
-                            } else {
-                                *x * a.scale + mrow.map_or(0.0, |m| m[j])
-                            };
+                            for (x, &mj) in seen.iter_mut().zip(mask_row.as_slice()) {
+                                *x += mj;
+                            }
                         }
                         kernels::softmax_inplace(srow, tk).map_err(kernel_err)?;
                     }
