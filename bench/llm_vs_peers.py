@@ -56,7 +56,7 @@ print(json.dumps({"pp": pp_s, "tg": tg / (time.perf_counter() - t)}))
 
 
 def timed(cmd, env=None):
-    """Runs cmd under /usr/bin/time; returns (stdout, peak RSS in MB)."""
+    """Runs cmd under /usr/bin/time; returns (stdout, peak RSS in MiB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         out = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M", *cmd],
                              check=True, capture_output=True, text=True, env=env)
@@ -111,9 +111,9 @@ def main():
             "dtype": dtype, "weight_bytes": f["weight_bytes"], "decode_weight_bytes": f["decode_weight_bytes"],
             "gguf_bytes": weight_bytes,
             "dram_read_gbs": bw, "tg_bound_tokens_per_s": bound,
-            "ferrite": {"pp": f["pp_tokens_per_s"], "tg": f["tg_tokens_per_s"], "peak_rss_mb": rss},
-            "llama_cpp": {"pp": l["pp"], "tg": l["tg"], "peak_rss_mb": lrss},
-            "mlx_lm": {"pp": m["pp"], "tg": m["tg"], "pp_tokens": a.mlx_pp, "tg_tokens": a.mlx_tg, "peak_rss_mb": mrss},
+            "ferrite": {"pp": f["pp_tokens_per_s"], "tg": f["tg_tokens_per_s"], "peak_rss_mib": rss},
+            "llama_cpp": {"pp": l["pp"], "tg": l["tg"], "peak_rss_mib": lrss},
+            "mlx_lm": {"pp": m["pp"], "tg": m["tg"], "pp_tokens": a.mlx_pp, "tg_tokens": a.mlx_tg, "peak_rss_mib": mrss},
             "ratio_vs_llama_cpp": {"pp": f["pp_tokens_per_s"] / l["pp"], "tg": f["tg_tokens_per_s"] / l["tg"]},
             "ratio_vs_mlx_lm": {"pp": f["pp_tokens_per_s"] / m["pp"], "tg": f["tg_tokens_per_s"] / m["tg"]},
             "tg_fraction_of_bound": f["tg_tokens_per_s"] / bound,
