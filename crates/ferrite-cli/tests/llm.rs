@@ -167,6 +167,11 @@ fn template_prints_exactly_the_rendered_prompt() {
         &home.ferrite(&["template", m, "--messages", msgs.to_str().unwrap()]),
         "not valid JSON",
     );
+    std::fs::write(&msgs, r#"{"tools": []}"#).unwrap();
+    fails(
+        &home.ferrite(&["template", m, "--messages", msgs.to_str().unwrap()]),
+        "has no \"messages\" list",
+    );
     // Valid JSON of the wrong shape: the error names the file.
     for bad in [r#"{"messages": 3}"#, "[1, 2]"] {
         std::fs::write(&msgs, bad).unwrap();
@@ -308,6 +313,10 @@ fn perplexity_and_bench_print_json() {
     fails(
         &home.ferrite(&["bench", m, "-p", "100000"]),
         "exceeds the model's context",
+    );
+    fails(
+        &home.ferrite(&["bench", m, "-r", "0"]),
+        "--repetitions must be at least 1",
     );
 }
 

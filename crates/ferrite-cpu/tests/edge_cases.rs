@@ -119,3 +119,38 @@ fn fractional_scalars_promote_integers() {
         vec![3, 4, 5]
     );
 }
+
+#[test]
+fn mixed_float_matmul_equals_matmul_of_widened_operands() {
+    setup();
+    // f32 activations times bf16/f16 weights read through a transposed view (as
+    // a Linear layer does): widening while packing gives the promoted product exactly.
+    let x = Array::random_normal(&[5, 37], 0.0, 1.0, 1, DType::F32).unwrap();
+    for dtype in [DType::BF16, DType::F16] {
+        let w = Array::random_normal(&[19, 37], 0.0, 1.0, 2, DType::F32)
+            .unwrap()
+            .astype(dtype)
+            .unwrap();
+        let mixed = x.matmul(&w.transpose().unwrap()).unwrap();
+        assert_eq!(mixed.dtype(), DType::F32);
+        let wide = w.astype(DType::F32).unwrap().transpose().unwrap();
+        let want = x.matmul(&wide).unwrap();
+        assert_eq!(
+            mixed.to_vec::<f32>().unwrap(),
+            want.to_vec::<f32>().unwrap(),
+            "{dtype}"
+        );
+        // The other way round: bf16/f16 activations times f32 weights.
+        let back = w.matmul(&x.transpose().unwrap()).unwrap();
+        let want = w
+            .astype(DType::F32)
+            .unwrap()
+            .matmul(&x.transpose().unwrap())
+            .unwrap();
+        assert_eq!(
+            back.to_vec::<f32>().unwrap(),
+            want.to_vec::<f32>().unwrap(),
+            "{dtype}"
+        );
+    }
+}

@@ -322,5 +322,31 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("temperature"), "{err}");
+        for (params, name) in [
+            (
+                SamplingParams {
+                    min_p: 1.5,
+                    ..SamplingParams::default()
+                },
+                "min_p",
+            ),
+            (
+                SamplingParams {
+                    repeat_penalty: 0.0,
+                    ..SamplingParams::default()
+                },
+                "repeat_penalty",
+            ),
+            (
+                SamplingParams {
+                    presence_penalty: f32::NAN,
+                    ..SamplingParams::default()
+                },
+                "penalties",
+            ),
+        ] {
+            let err = Sampler::new(params).err().unwrap().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 
 use ferrite_engine::{
-    argmax, default_model, Engine, FinishReason, GenerateOptions, SamplingParams,
+    argmax, default_model, perplexity, Engine, FinishReason, GenerateOptions, SamplingParams,
 };
 use ferrite_models::Logits;
 
@@ -209,6 +209,48 @@ fn bad_requests_are_errors() {
         .unwrap()
         .to_string()
         .contains("top_p"));
+    let empty = engine
+        .generate_tokens(&mut engine.new_session(), &[], &greedy(1), |_| {
+            ControlFlow::Continue(())
+        })
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(empty.contains("no tokens"), "{empty}");
+    // Perplexity: a chunk too small, a chunk past the model's context.
+    let ids = vec![1u32; 2048];
+    let (model, tok) = (engine.model(), engine.tokenizer());
+    let small = perplexity(model, tok, &ids, 2, None, |_, _| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(small.contains("--ctx 2 is too small"), "{small}");
+    let big = perplexity(model, tok, &ids, 1024, None, |_, _| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        big.contains("--ctx 1024 exceeds the model's context of 512"),
+        "{big}"
+    );
+}
+
+#[test]
+fn a_directory_without_a_tokenizer_is_named() {
+    let (dir, _) = engine();
+    std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+    let err = Engine::builder()
+        .model(dir.path())
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("no tokenizer.json in the model directory"),
+        "{err}"
+    );
+    let err = Engine::builder().build().err().unwrap().to_string();
+    assert!(err.contains("no model given"), "{err}");
 }
 
 #[test]

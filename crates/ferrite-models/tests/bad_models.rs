@@ -125,6 +125,42 @@ fn directory_problems_are_named() {
             "hidden_act 'gelu'",
         ),
         (
+            with("\"rms_norm_eps\": 1e-5", "\"rms_norm_eps\": 1e-5, \"mlp_bias\": true"),
+            "",
+            "",
+            "mlp_bias is not supported",
+        ),
+        (
+            with(
+                "\"rms_norm_eps\": 1e-5",
+                "\"rms_norm_eps\": 1e-5, \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}",
+            ),
+            "",
+            "",
+            "rope_scaling type 'yarn' is not supported",
+        ),
+        (
+            with(
+                "\"rms_norm_eps\": 1e-5",
+                "\"rms_norm_eps\": 1e-5, \"rope_scaling\": {\"rope_type\": \"linear\"}",
+            ),
+            "",
+            "",
+            "rope_scaling needs a number 'factor'",
+        ),
+        (
+            with("\"num_hidden_layers\": 1", "\"num_hidden_layers\": 0"),
+            "",
+            "",
+            "num_hidden_layers must be positive",
+        ),
+        (
+            with("\"num_attention_heads\": 2", "\"num_attention_heads\": 2, \"head_dim\": 3"),
+            "",
+            "",
+            "head_dim 3 must be even",
+        ),
+        (
             CONFIG.to_string(),
             "model.layers.0.mlp.up_proj.weight",
             "",
@@ -142,6 +178,69 @@ fn directory_problems_are_named() {
         let err = load_error(dir.path());
         assert!(err.contains(want), "expected '{want}' in: {err}");
     }
+}
+
+#[test]
+fn unsupported_weight_types_are_named() {
+    ferrite_cpu::install();
+    let mut w = tensors("model.norm.weight", "");
+    w.add_tensor(
+        "model.norm.weight",
+        Array::from_slice(&[1i32; 8], &[8]).unwrap(),
+    );
+    let dir = model_dir(CONFIG, w);
+    let err = load_error(dir.path());
+    assert!(
+        err.contains("tensor 'model.norm.weight'")
+            && err.contains("not supported for weights yet (supported: f32, f16, bf16)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gguf_metadata_problems_are_named() {
+    ferrite_cpu::install();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let write = |entries: &[(&str, Value)]| {
+        let mut w = GgufWriter::new();
+        w.add_metadata("general.architecture", Value::String("llama".into()));
+        for (k, v) in entries {
+            w.add_metadata(*k, v.clone());
+        }
+        w.write(&path).unwrap();
+        load_error(&path)
+    };
+    let err = write(&[]);
+    assert!(
+        err.contains("missing metadata 'llama.embedding_length'"),
+        "{err}"
+    );
+    let base = [
+        ("llama.embedding_length", Value::U32(8)),
+        ("llama.attention.head_count", Value::U32(2)),
+        ("llama.feed_forward_length", Value::U32(12)),
+        ("llama.block_count", Value::U32(1)),
+        ("llama.vocab_size", Value::U32(16)),
+    ];
+    let mut partial = base.to_vec();
+    partial.push(("llama.rope.dimension_count", Value::U32(2)));
+    let err = write(&partial);
+    assert!(err.contains("partial rotary embeddings"), "{err}");
+    let mut yarn = base.to_vec();
+    yarn.push(("llama.rope.scaling.type", Value::String("yarn".into())));
+    let err = write(&yarn);
+    assert!(
+        err.contains("rope scaling type 'yarn' is not supported"),
+        "{err}"
+    );
+    let mut wrong = base.to_vec();
+    wrong[0] = ("llama.embedding_length", Value::String("8".into()));
+    let err = write(&wrong);
+    assert!(
+        err.contains("'llama.embedding_length' must be an unsigned integer"),
+        "{err}"
+    );
 }
 
 #[test]
