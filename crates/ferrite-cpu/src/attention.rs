@@ -9,8 +9,8 @@ use crate::access::load_run;
 use crate::layout::f32_rows;
 use crate::pool::{F32Out, Scratch};
 use ferrite_core::{DType, Data, Error, Result};
+use ferrite_kernels::team;
 use ferrite_kernels::{self as kernels, gemm_f32, MatRef};
-use rayon::prelude::*;
 
 /// Score rows computed at once per K/V head, bounding scratch to ~16 MiB of f32.
 const SCORE_BUDGET: usize = 4 << 20;
@@ -55,10 +55,10 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     // `row_dots` needs rows of non-zero length; with d = 0 the GEMM gives zero scores.
     let few_rows = rows_per_head <= FEW_ROWS && d > 0;
     if n_out > 0 {
-        out.as_mut_slice()
-            .par_chunks_mut(rows_per_head * dv)
-            .enumerate()
-            .try_for_each(|(bh, o)| -> Result<()> {
+        team::try_parallel_chunks_mut(
+            out.as_mut_slice(),
+            rows_per_head * dv,
+            |bh, o| -> Result<()> {
                 let (bi, h) = (bh / hkv, bh % hkv);
                 let kmat = &k[(bi * hkv + h) * tk * d..(bi * hkv + h + 1) * tk * d];
                 let vmat = &v[(bi * hkv + h) * tk * dv..(bi * hkv + h + 1) * tk * dv];
@@ -106,7 +106,8 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
                     }
                 }
                 Ok(())
-            })?;
+            },
+        )?;
     }
     Ok(Data::contiguous(out.finish(), 0, &[b, hq, tq, dv]))
 }

@@ -12,7 +12,7 @@ use ferrite_core::graph::Graph;
 use ferrite_core::prim::{BinaryOp, UnaryOp};
 use ferrite_core::shape::{broadcast_strides, contiguous_strides, numel};
 use ferrite_core::{view, DType, Data, Result};
-use rayon::prelude::*;
+use ferrite_kernels::team;
 use smallvec::SmallVec;
 
 /// Elements per register tile: 4 KiB of f32, so a dozen registers stay in L1.
@@ -75,7 +75,7 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
         out_dtype,
     };
     let chunk = if n >= PARALLEL_MIN {
-        n.div_ceil(rayon::current_num_threads() * 4).max(TILE)
+        n.div_ceil(team::threads() * 4).max(TILE)
     } else {
         n.max(1)
     };
@@ -83,7 +83,7 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
     if out_bytes.is_empty() {
         return Ok(Data::contiguous(buf.into_storage(), 0, &shape));
     }
-    let work = |(i, out): (usize, &mut [u8])| {
+    let work = |i: usize, out: &mut [u8]| {
         let start = i * chunk;
         if wide {
             ctx.run_range::<f64>(start, out);
@@ -92,15 +92,9 @@ pub fn run(graph: &Graph, kernel: &FusedKernel) -> Result<Data> {
         }
     };
     if n >= PARALLEL_MIN {
-        out_bytes
-            .par_chunks_mut(chunk * esize)
-            .enumerate()
-            .for_each(work);
+        team::parallel_chunks_mut(out_bytes, chunk * esize, work);
     } else {
-        out_bytes
-            .chunks_mut(chunk * esize)
-            .enumerate()
-            .for_each(work);
+        work(0, out_bytes);
     }
     Ok(Data::contiguous(buf.into_storage(), 0, &shape))
 }
@@ -363,13 +357,10 @@ pub fn generate(shape: &[usize], dtype: DType, f: impl Fn(u64) -> f64 + Sync) ->
     let n = numel(shape);
     let esize = dtype.size().unwrap_or(1);
     let mut buf = PooledBuf::take(n * esize);
-    buf.bytes_mut()
-        .par_chunks_mut(TILE * esize)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let base = (c * TILE) as u64;
-            let vals: Vec<f64> = (0..out.len() / esize).map(|k| f(base + k as u64)).collect();
-            store_run(&vals, dtype, out);
-        });
+    team::parallel_chunks_mut(buf.bytes_mut(), TILE * esize, |c, out| {
+        let base = (c * TILE) as u64;
+        let vals: Vec<f64> = (0..out.len() / esize).map(|k| f(base + k as u64)).collect();
+        store_run(&vals, dtype, out);
+    });
     Data::contiguous(buf.into_storage(), 0, shape)
 }

@@ -6,9 +6,9 @@ use crate::layout::f32_rows;
 use crate::pool::F32Out;
 use ferrite_core::shape::numel;
 use ferrite_core::{DType, Data, Error, Result};
+use ferrite_kernels::team;
 use ferrite_kernels::{gemm, Element, MatRef};
 use half::{bf16, f16};
-use rayon::prelude::*;
 
 /// Below this much work per batch entry, batch entries run in parallel instead.
 const SMALL_GEMM_FLOPS: usize = 1 << 18;
@@ -175,9 +175,7 @@ fn batched<TA: Element, TB: Element>(
         })
     };
     if 2 * m * n * k < SMALL_GEMM_FLOPS && out.len() > m * n {
-        out.par_chunks_mut(m * n)
-            .enumerate()
-            .try_for_each(|(bi, c)| one(bi, c))
+        team::try_parallel_chunks_mut(out, m * n, one)
     } else {
         out.chunks_mut(m * n)
             .enumerate()

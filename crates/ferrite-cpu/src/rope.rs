@@ -5,7 +5,7 @@ use crate::pool::{F32Out, Scratch};
 use ferrite_core::prim::RopeLayout;
 use ferrite_core::shape::numel;
 use ferrite_core::{DType, Data};
-use rayon::prelude::*;
+use ferrite_kernels::team;
 
 pub struct RopeParams<'a> {
     pub dims: usize,
@@ -38,23 +38,19 @@ fn angle_table(t_len: usize, half: usize, p: &RopeParams) -> Scratch<f32> {
         .collect();
     let mut table = Scratch::<f32>::new(t_len * half * 2);
     if half > 0 {
-        table
-            .as_mut_slice()
-            .par_chunks_mut(RESEED * half * 2)
-            .enumerate()
-            .for_each(|(block, rows)| {
-                let first = block * RESEED;
-                for (i, &f) in inv_freq.iter().enumerate() {
-                    let pos = (p.offset + first) as f64 * p.scale as f64;
-                    let (mut s, mut c) = (pos * f).sin_cos();
-                    let (ds, dc) = step[i];
-                    for row in rows.chunks_exact_mut(half * 2) {
-                        row[i] = c as f32;
-                        row[half + i] = s as f32;
-                        (c, s) = (c * dc - s * ds, s * dc + c * ds);
-                    }
+        team::parallel_chunks_mut(table.as_mut_slice(), RESEED * half * 2, |block, rows| {
+            let first = block * RESEED;
+            for (i, &f) in inv_freq.iter().enumerate() {
+                let pos = (p.offset + first) as f64 * p.scale as f64;
+                let (mut s, mut c) = (pos * f).sin_cos();
+                let (ds, dc) = step[i];
+                for row in rows.chunks_exact_mut(half * 2) {
+                    row[i] = c as f32;
+                    row[half + i] = s as f32;
+                    (c, s) = (c * dc - s * ds, s * dc + c * ds);
                 }
-            });
+            }
+        });
     }
     table
 }
@@ -97,17 +93,15 @@ pub fn rope(data: &Data, shape: &[usize], dtype: DType, p: &RopeParams) -> Data 
     // Whole groups of rows per task: one row is far too little work for a thread hop.
     if let Some(rows_per_task) = ROWS_TASK_ELEMS.checked_div(d).map(|r| r.max(1)) {
         let chunk = d * rows_per_task;
-        out.as_mut_slice()
-            .par_chunks_mut(chunk)
-            .zip(x.as_slice().par_chunks(chunk))
-            .enumerate()
-            .for_each(|(task, (o, x))| {
-                for (r, (o, x)) in o.chunks_mut(d).zip(x.chunks(d)).enumerate() {
-                    let t = (task * rows_per_task + r) % t_len.max(1);
-                    let row = &table[t * half * 2..(t + 1) * half * 2];
-                    rotate(x, o, &row[..half], &row[half..], p.layout);
-                }
-            });
+        let x = x.as_slice();
+        team::parallel_chunks_mut(out.as_mut_slice(), chunk, |task, o| {
+            let x = &x[task * chunk..task * chunk + o.len()];
+            for (r, (o, x)) in o.chunks_mut(d).zip(x.chunks(d)).enumerate() {
+                let t = (task * rows_per_task + r) % t_len.max(1);
+                let row = &table[t * half * 2..(t + 1) * half * 2];
+                rotate(x, o, &row[..half], &row[half..], p.layout);
+            }
+        });
     }
     Data::contiguous(out.finish(), 0, shape)
 }

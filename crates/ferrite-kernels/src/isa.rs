@@ -2,7 +2,7 @@
 //! per-thread override for tests.
 //!
 //! Every public kernel resolves the ISA once on the calling thread (see [`active`]) and
-//! passes it down explicitly, so work that a kernel fans out to rayon workers runs on the
+//! passes it down explicitly, so work that a kernel fans out to other threads runs on the
 //! same path as the caller even though the per-thread override is not visible there.
 
 use std::cell::Cell;

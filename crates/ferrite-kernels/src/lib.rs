@@ -10,7 +10,8 @@
 //! and is the reference. The best supported path is detected once at run time
 //! ([`isa::detected`]); `FERRITE_ISA=scalar|avx2|avx512` lowers the process default, and
 //! [`with_isa`] forces a path for the current thread (tests use it to check every path
-//! in-process). Large GEMMs and large row / element-wise buffers use the rayon pool.
+//! in-process). Large GEMMs and large row / element-wise buffers use all threads: a
+//! spinning team ([`team`]) sized like the current rayon pool.
 //!
 //! # Example
 //! ```
@@ -42,6 +43,7 @@ mod reduce;
 mod reuse;
 mod rows;
 mod simd;
+pub mod team;
 mod unary;
 
 pub use convert::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};

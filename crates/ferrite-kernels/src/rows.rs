@@ -1,16 +1,15 @@
 //! Kernels over contiguous rows: softmax family and normalisations.
 //!
 //! Every function takes a buffer of `rows * n` elements holding `rows` rows of length `n`
-//! back to back and treats each row independently (rows are spread over rayon threads
+//! back to back and treats each row independently (rows are spread over the team threads
 //! when the buffer is large).
 
 use crate::reduce::{dot_impl, max_impl, scale_impl, sum_impl};
 use crate::simd::{multiversion, Simd};
 use crate::unary::{exp2_v, exp_v, log_v};
 use crate::{isa, KernelError};
-use rayon::prelude::*;
 
-/// Buffers with at least this many elements are split over rayon threads by rows.
+/// Buffers with at least this many elements are split over the team threads (`crate::team`) by rows.
 const PARALLEL_MIN: usize = 1 << 16;
 
 fn check(x: usize, out: usize, n: usize) -> Result<usize, KernelError> {
@@ -66,8 +65,8 @@ fn by_rows(
     }
     let p = P(src, dst);
     if rows > 1 && rows * n >= PARALLEL_MIN {
-        let per = rows.div_ceil(4 * rayon::current_num_threads()).max(1);
-        (0..rows.div_ceil(per)).into_par_iter().for_each(|t| {
+        let per = rows.div_ceil(4 * crate::team::threads()).max(1);
+        crate::team::parallel_for(rows.div_ceil(per), |t| {
             let (s, d) = p.at(t * per * n);
             f(s, d, per.min(rows - t * per));
         });

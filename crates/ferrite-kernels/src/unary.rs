@@ -9,7 +9,6 @@
 
 use crate::simd::{multiversion, Simd};
 use crate::{isa, KernelError};
-use rayon::prelude::*;
 
 /// An element-wise function, applied by [`unary`] and [`unary_inplace`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,9 +60,10 @@ pub fn unary(op: UnaryOp, x: &[f32], out: &mut [f32]) -> Result<(), KernelError>
     }
     let isa = isa::active();
     if x.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, i)| apply(isa, op, i.as_ptr(), o.as_mut_ptr(), i.len()));
+        crate::team::parallel_chunks_mut(out, CHUNK, |c, o| {
+            let i = &x[c * CHUNK..c * CHUNK + o.len()];
+            apply(isa, op, i.as_ptr(), o.as_mut_ptr(), i.len())
+        });
     } else {
         apply(isa, op, x.as_ptr(), out.as_mut_ptr(), x.len());
     }
@@ -125,14 +125,15 @@ pub fn unary_inplace(op: UnaryOp, x: &mut [f32]) {
 
 fn unary_inplace_on(isa: crate::Isa, op: UnaryOp, x: &mut [f32]) {
     if x.len() >= PARALLEL_MIN {
-        x.par_chunks_mut(CHUNK)
-            .for_each(|c| apply(isa, op, c.as_ptr(), c.as_mut_ptr(), c.len()));
+        crate::team::parallel_chunks_mut(x, CHUNK, |_, c| {
+            apply(isa, op, c.as_ptr(), c.as_mut_ptr(), c.len())
+        });
     } else {
         apply(isa, op, x.as_ptr(), x.as_mut_ptr(), x.len());
     }
 }
 
-/// Slices at least this long are split over rayon threads in `CHUNK`-element pieces.
+/// Slices at least this long are split over the team threads in `CHUNK`-element pieces.
 const PARALLEL_MIN: usize = 1 << 17;
 const CHUNK: usize = 1 << 15;
 

@@ -15,7 +15,6 @@
 //! `run` keeps to the smaller one.
 
 use crate::reuse::Reuse;
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// Loop-nest blocking of one kernel family.
@@ -133,7 +132,7 @@ pub(crate) fn run<F: Family>(
         c.len() >= (m - 1) * ldc + n,
         "gemm driver called with an unchecked output"
     );
-    let threads = rayon::current_num_threads();
+    let threads = crate::team::threads();
     let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS;
     let out = OutPtr(c.as_mut_ptr());
     if !parallel {
@@ -169,12 +168,12 @@ pub(crate) fn run<F: Family>(
         part_cols: if split_cols { per } else { n },
     };
     SCRATCH.with_many(len.div_ceil(per), |scratch| {
-        scratch.par_iter_mut().enumerate().for_each(|(t, s)| {
+        crate::team::parallel_chunks_mut(scratch, 1, |t, s| {
             let r = t * per..len.min((t + 1) * per);
             if split_cols {
-                part(fam, &sh, 0..m, r, out, s);
+                part(fam, &sh, 0..m, r, out, &mut s[0]);
             } else {
-                part(fam, &sh, r, 0..n, out, s);
+                part(fam, &sh, r, 0..n, out, &mut s[0]);
             }
         })
     });

@@ -9,11 +9,13 @@
 use crate::mat::{load_as_f32, Element, MatRef};
 use crate::reuse::Reuse;
 use crate::simd::{multiversion, Simd};
-use crate::Isa;
-use rayon::prelude::*;
+use crate::{team, Isa};
 
 /// Work (multiply-adds) below which the product stays on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 17;
+
+/// Tasks a parallel GEMV is cut into per thread (see `gemv`).
+const TASKS_PER_THREAD: usize = 8;
 
 /// Columns per pass of the row-contiguous kernel: 8 KiB of `y`, well inside L1.
 const COL_BLOCK: usize = 2048;
@@ -31,18 +33,19 @@ pub(crate) fn gemv<T: Element>(
         x.len() == k && y.len() == n,
         "gemv called with mismatched lengths"
     );
-    let threads = rayon::current_num_threads();
+    let threads = team::threads();
     let parallel = threads > 1 && k.saturating_mul(n) >= PARALLEL_MIN_MACS;
     if parallel && b.col_stride() == 1 && k >= 8 * threads {
         return gemv_rows_split_k(isa, x, b, y, accumulate, threads);
     }
     let chunk = if parallel {
-        // Multiples of 64 columns keep every chunk vector- and cache-line aligned.
-        n.div_ceil(2 * threads).next_multiple_of(64)
+        // Several tasks per thread, claimed as threads come free, so that a thread that
+        // starts late or is interrupted does not leave the others waiting at the end.
+        n.div_ceil(TASKS_PER_THREAD * threads).next_multiple_of(16)
     } else {
         n
     };
-    let part = |(ci, ys): (usize, &mut [f32])| {
+    let part = |ci: usize, ys: &mut [f32]| {
         let j0 = ci * chunk;
         let w = ys.len();
         let b0 = b.ptr_at(0, j0);
@@ -60,9 +63,9 @@ pub(crate) fn gemv<T: Element>(
         }
     };
     if chunk < n {
-        y.par_chunks_mut(chunk).enumerate().for_each(part);
+        team::parallel_chunks_mut(y, chunk, part);
     } else {
-        part((0, y));
+        part(0, y);
     }
 }
 
@@ -82,7 +85,7 @@ fn gemv_rows_split_k<T: Element>(
     let partials = |buf: &mut Vec<f32>| {
         buf.clear();
         buf.resize(parts * n, 0.0);
-        buf.par_chunks_mut(n).enumerate().for_each(|(p, ys)| {
+        team::parallel_chunks_mut(buf, n, |p, ys| {
             let k0 = p * per;
             let rows = per.min(k.saturating_sub(k0));
             if rows > 0 {

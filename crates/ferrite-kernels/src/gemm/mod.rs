@@ -25,7 +25,7 @@ use half::bf16 as Bf16;
 ///
 /// `a` is `m x k`, `b` is `k x n`, and `c` holds C row-major with row stride `ldc >= n`.
 /// Operands may have any strides, so transposed inputs need no copy. Large products use
-/// all rayon threads.
+/// all threads (see [`crate::team`]).
 ///
 /// # Errors
 /// [`KernelError::Mismatch`] if `a.cols() != b.rows()`, `ldc < n`, or `c` is too short.
