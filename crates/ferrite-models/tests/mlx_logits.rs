@@ -134,8 +134,15 @@ fn eval_step(model: &Llama, ids: &[u32], cache: &mut KvCache, which: Logits) -> 
     logits.to_vec::<f32>().expect("read logits")
 }
 
-/// Logits of one full pass, and of a cached prefill followed by single steps.
+/// Logits of one full pass, and of a cached prefill followed by single steps, with f32
+/// activations throughout: the bf16 dot-product path (on by default on AMD) would round
+/// them to bf16 before bf16 weights, and the reference keeps them in f32.
 fn ferrite_logits(model: &Llama, ids: &[u32]) -> (Vec<f32>, Vec<f32>) {
+    ferrite_kernels::isa::with_bf16_dot(false, || exact_logits(model, ids))
+        .expect("turning a kernel path off always succeeds")
+}
+
+fn exact_logits(model: &Llama, ids: &[u32]) -> (Vec<f32>, Vec<f32>) {
     let full = eval_step(model, ids, &mut model.new_cache(), Logits::All);
     let mut cache = model.new_cache();
     let mut cached = eval_step(model, &ids[..PREFILL], &mut cache, Logits::All);

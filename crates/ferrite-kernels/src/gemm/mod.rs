@@ -3,7 +3,8 @@
 //! Operands are strided views ([`MatRef`]) of f32, bf16 or f16; C is row-major. Paths:
 //! * `m == 1` (GEMV): B is streamed in place, without packing.
 //! * bf16 x bf16 where `vdpbf16ps` is fast (see [`crate::isa::bf16_dot_default`]): the
-//!   dot-product kernel on k-pair packed panels.
+//!   dot-product kernel on k-pair packed panels. With the dot path on, an f32 A times a
+//!   bf16 B (activations times bf16 weights, `m > 1`) takes it too, A rounded to bf16.
 //! * everything else: operands are widened to f32 while packing and run through the f32
 //!   microkernel of the active ISA (6x64 AVX-512, 6x16 AVX2, 4x4 scalar).
 
@@ -43,7 +44,10 @@ pub fn gemm_f32(
 ///
 /// The reference semantics are: widen every element to f32 exactly, then multiply and
 /// accumulate in f32 (summation order unspecified). bf16 x bf16 may use `vdpbf16ps`
-/// ([`crate::isa::bf16_dot_active`]), which treats subnormal bf16 inputs as zero.
+/// ([`crate::isa::bf16_dot_active`]), which treats subnormal bf16 inputs as zero. While
+/// that path is active, an f32 A times a bf16 B with more than one row is computed as
+/// `round_to_bf16(A) * B` on it, the precision llama.cpp gives bf16 models (activations
+/// rounded, f32 accumulation and output); turn the path off for exact f32 activations.
 ///
 /// # Errors
 /// As [`gemm_f32`].
@@ -90,8 +94,51 @@ pub fn gemm<TA: Element, TB: Element>(
         driver::run(&Bf16Family { a, b }, m, n, k, c, ldc, accumulate);
         return Ok(());
     }
+    #[cfg(target_arch = "x86_64")]
+    if TA::KIND == ElemKind::F32
+        && TB::KIND == ElemKind::Bf16
+        && isa == Isa::Avx512
+        && isa::bf16_dot_active()
+    {
+        // SAFETY of the reinterpretation: `KIND` says the element types are f32 and bf16.
+        let (a, b) = unsafe { (retype::<TA, f32>(a), retype::<TB, Bf16>(b)) };
+        ROUNDED_A.with(|rounded| {
+            let a = round_to_bf16(&a, rounded);
+            driver::run(&Bf16Family { a, b }, m, n, k, c, ldc, accumulate);
+        });
+        return Ok(());
+    }
     driver::run(&F32Family { isa, a, b }, m, n, k, c, ldc, accumulate);
     Ok(())
+}
+
+/// Reused buffers for A rounded to bf16 (see `crate::reuse`).
+#[cfg(target_arch = "x86_64")]
+static ROUNDED_A: Reuse<Vec<Bf16>> = Reuse::new();
+
+/// `a` rounded to nearest-even bf16, as a dense row-major view over `buf`.
+#[cfg(target_arch = "x86_64")]
+fn round_to_bf16<'b>(a: &MatRef<'_, f32>, buf: &'b mut Vec<Bf16>) -> MatRef<'b, Bf16> {
+    let (m, k) = (a.rows(), a.cols());
+    buf.clear();
+    buf.resize(m * k, Bf16::ZERO);
+    for (i, row) in buf.chunks_exact_mut(k).enumerate() {
+        if a.col_stride() == 1 {
+            let start = i * a.row_stride();
+            // The row is in bounds (MatRef invariant) and has as many elements as `row`.
+            if let Err(e) = crate::convert::f32_to_bf16(&a.data()[start..start + k], row) {
+                unreachable!("equal lengths: {e}");
+            }
+        } else {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = Bf16::from_f32(a.get(i, j).unwrap_or(0.0));
+            }
+        }
+    }
+    match MatRef::row_major(buf, m, k) {
+        Ok(v) => v,
+        Err(e) => unreachable!("a buffer sized m * k holds an m x k matrix: {e}"),
+    }
 }
 
 /// Reinterprets a view whose element type is known (by `KIND`) to be `U`.
