@@ -198,15 +198,44 @@ unsafe fn gemv_rows_impl<S: Simd, T: Element>(
     }
 }
 
-/// Columns summed together by the column-contiguous kernel: enough concurrent
-/// streams to keep memory busy, few enough accumulators to stay in registers.
-const GROUP: usize = 8;
-
 /// # Safety
 /// `b[kk + j * cs]` valid for `kk < k`, `j < w`; `x` valid for `k`, `y` for `w`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemv_cols_impl<S: Simd, T: Element>(
+    x: *const f32,
+    k: usize,
+    b: *const T,
+    cs: usize,
+    y: *mut f32,
+    w: usize,
+    accumulate: bool,
+) {
+    // Four columns (weight rows) summed together: four concurrent streams keep memory
+    // busy and share each load of x. Measured on a TinyLlama-shaped decode step (the
+    // `decode_gemv` example and variants of it): 2-byte weights read fastest with the
+    // next group prefetched, since a 2048-wide row is a single 4 KiB page, too short
+    // for the hardware prefetcher, which stops at page boundaries, to ramp up on by
+    // itself (25-26 GB/s against 23-25 without); f32 rows span two pages and read
+    // fastest without software prefetches (29-30 GB/s, the plain read rate, against
+    // 25-26 with them, which take fill buffers from the demand loads).
+    unsafe {
+        if std::mem::size_of::<T>() < 4 {
+            cols_in_groups::<S, T, 4, true>(x, k, b, cs, y, w, accumulate)
+        } else {
+            cols_in_groups::<S, T, 4, false>(x, k, b, cs, y, w, accumulate)
+        }
+    }
+}
+
+/// `GROUP` columns at a time, optionally prefetching the next group (see
+/// `gemv_cols_impl`).
+///
+/// # Safety
+/// As `gemv_cols_impl`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cols_in_groups<S: Simd, T: Element, const GROUP: usize, const PREFETCH: bool>(
     x: *const f32,
     k: usize,
     b: *const T,
@@ -232,9 +261,6 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
         let mut j = 0;
         while j + GROUP <= w {
             let cols: [*const T; GROUP] = std::array::from_fn(|c| b.add((j + c) * cs));
-            // The next group's columns, fetched while these are summed: each column is
-            // its own short stream (a 2048-wide f16 row is one 4 KiB page), too
-            // short for the hardware prefetcher to ramp up on by itself.
             let next: [*const T; GROUP] =
                 std::array::from_fn(|c| b.add((j + GROUP + c).min(w - 1) * cs));
             let mut acc = [S::splat(0.0); GROUP];
@@ -242,7 +268,9 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
             while kk < full {
                 let xv = S::load(x.add(kk));
                 for c in 0..GROUP {
-                    prefetch(next[c].add(kk));
+                    if PREFETCH {
+                        prefetch(next[c].add(kk));
+                    }
                     acc[c] = S::madd(xv, load_as_f32::<S, T>(cols[c].add(kk)), acc[c]);
                 }
                 kk += l;
