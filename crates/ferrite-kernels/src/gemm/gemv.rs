@@ -15,7 +15,7 @@ use crate::{team, Isa};
 const PARALLEL_MIN_MACS: usize = 1 << 17;
 
 /// Tasks a parallel GEMV is cut into per thread (see `gemv`).
-const TASKS_PER_THREAD: usize = 8;
+const TASKS_PER_THREAD: usize = 32;
 
 /// Columns per pass of the row-contiguous kernel: 8 KiB of `y`, well inside L1.
 const COL_BLOCK: usize = 2048;
