@@ -6,7 +6,9 @@
 //! alone; over a step that costs 5-10% of the time, and most of a 10 µs row kernel.
 //! Team workers instead spin for a short while after each job (as ggml's thread pool
 //! does), so back-to-back kernels start on every core within a fraction of a
-//! microsecond, then sleep so that an idle process burns no CPU.
+//! microsecond, then sleep so that an idle process burns no CPU. While spinning they
+//! yield every few microseconds, so that with more threads than cores a spinning
+//! worker does not hold up one that still has work.
 //!
 //! The team has `threads() - 1` workers; the calling thread is the last member and runs
 //! tasks too. One job runs at a time. A call from inside a team task runs its tasks on
@@ -23,6 +25,9 @@ use std::time::{Duration, Instant};
 /// kernels of one generation step, far shorter than anything a person would notice as
 /// background CPU use.
 const SPIN: Duration = Duration::from_micros(200);
+
+/// Spins between offers of the core to other threads (a few microseconds).
+const YIELD_EVERY: u32 = 64;
 
 /// Threads a parallel kernel uses: the size of the current rayon pool, which the CLI's
 /// `--threads` sets (and tests set per pool with `ThreadPool::install`).
@@ -243,8 +248,15 @@ impl Team {
     /// still running, then for every worker to let go of the job.
     fn retire(&self) {
         lock(&self.slot).1 = None;
+        let mut spins = 0u32;
         while self.attached.load(SeqCst) > 0 {
             std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(YIELD_EVERY) {
+                // The worker we wait for may be waiting for this core (more threads
+                // than cores).
+                std::thread::yield_now();
+            }
         }
     }
 
@@ -283,7 +295,14 @@ impl Team {
             }
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
+            if !spins.is_multiple_of(YIELD_EVERY) {
+                continue;
+            }
+            if start.elapsed() <= SPIN {
+                // A no-op unless this core has other runnable threads, such as team
+                // members still working when there are more threads than cores.
+                std::thread::yield_now();
+            } else {
                 let guard = lock(&self.sleep_lock);
                 self.sleepers.fetch_add(1, SeqCst);
                 let guard = self
