@@ -1,6 +1,7 @@
 //! Ferrite's CPU backend: runs a graph's steps with SIMD kernels from
-//! `ferrite-kernels`, a fused element-wise interpreter, a buffer pool and
-//! rayon's thread pool (sized to the machine).
+//! `ferrite-kernels`, a fused element-wise interpreter and a buffer pool.
+//! Parallel kernels run on the spinning worker team of `ferrite_kernels::team`
+//! (sized like the current rayon pool); reductions use rayon directly.
 //!
 //! ```
 //! use ferrite_core::Array;
