@@ -321,15 +321,26 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
 
+    /// Runs `f` where `threads()` is 3, so that the team has workers on any machine.
+    fn with_three_threads(f: impl FnOnce() + Send) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a 3-thread pool");
+        pool.install(f);
+    }
+
     #[test]
     fn every_task_runs_once() {
-        for tasks in [0, 1, 2, 3, 17, 1000] {
-            let hits: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
-            parallel_for(tasks, |i| {
-                hits[i].fetch_add(1, SeqCst);
-            });
-            assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "tasks = {tasks}");
-        }
+        with_three_threads(|| {
+            for tasks in [0, 1, 2, 3, 17, 1000] {
+                let hits: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
+                parallel_for(tasks, |i| {
+                    hits[i].fetch_add(1, SeqCst);
+                });
+                assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "tasks = {tasks}");
+            }
+        });
     }
 
     #[test]
@@ -352,15 +363,54 @@ mod tests {
     }
 
     #[test]
+    fn chunks_cover_the_slice_once_in_order() {
+        with_three_threads(|| {
+            for (len, chunk) in [(0, 4), (1, 4), (17, 4), (64, 16), (1000, 7)] {
+                let mut data = vec![usize::MAX; len];
+                parallel_chunks_mut(&mut data, chunk, |i, part| {
+                    assert!(part.len() <= chunk && !part.is_empty());
+                    for (j, v) in part.iter_mut().enumerate() {
+                        *v = i * chunk + j;
+                    }
+                });
+                assert!(data.iter().enumerate().all(|(i, &v)| v == i), "len {len}");
+            }
+        });
+    }
+
+    #[test]
+    fn fallible_chunks_return_the_error_and_succeed_otherwise() {
+        with_three_threads(|| {
+            let mut data = vec![0u32; 100];
+            let failed = try_parallel_chunks_mut(&mut data, 10, |i, _| {
+                if i == 3 {
+                    Err(format!("chunk {i}"))
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(failed, Err("chunk 3".to_string()));
+            let ok = try_parallel_chunks_mut(&mut data, 10, |_, part| -> Result<(), String> {
+                part.fill(1);
+                Ok(())
+            });
+            assert_eq!(ok, Ok(()));
+            assert!(data.iter().all(|&v| v == 1));
+        });
+    }
+
+    #[test]
     fn a_panicking_task_panics_the_caller_and_the_team_recovers() {
-        let outcome = std::panic::catch_unwind(|| {
-            parallel_for(8, |i| assert!(i != 5, "task five fails"));
+        with_three_threads(|| {
+            let outcome = std::panic::catch_unwind(|| {
+                parallel_for(8, |i| assert!(i != 5, "task five fails"));
+            });
+            assert!(outcome.is_err());
+            let count = AtomicUsize::new(0);
+            parallel_for(8, |_| {
+                count.fetch_add(1, SeqCst);
+            });
+            assert_eq!(count.load(SeqCst), 8);
         });
-        assert!(outcome.is_err());
-        let count = AtomicUsize::new(0);
-        parallel_for(8, |_| {
-            count.fetch_add(1, SeqCst);
-        });
-        assert_eq!(count.load(SeqCst), 8);
     }
 }
