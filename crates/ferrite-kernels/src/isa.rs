@@ -138,26 +138,31 @@ fn is_amd() -> bool {
     false
 }
 
-/// Process default for [`bf16_dot_active`]: `FERRITE_BF16_DOT=0|1` if set (read once),
-/// else on for AMD CPUs only, and never without the instruction.
+/// `FERRITE_BF16_DOT=0|1` as set in the environment (read once); `None` if unset or
+/// anything else.
+fn bf16_dot_env() -> Option<bool> {
+    static ENV: OnceLock<Option<bool>> = OnceLock::new();
+    *ENV.get_or_init(|| {
+        match std::env::var("FERRITE_BF16_DOT")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            _ => None,
+        }
+    })
+}
+
+/// Process default for [`bf16_dot_active`]: `FERRITE_BF16_DOT=0|1` if set, else on for
+/// AMD CPUs only, and never without the instruction.
 ///
 /// Measured, not assumed: Zen 4 retires one 512-bit `vdpbf16ps` (64 flops) per cycle,
 /// twice its f32 FMA rate, while the Intel Xeon this crate was tuned on sustains one per
 /// two cycles, half its f32 FMA rate; there, widening bf16 to f32 while packing is faster.
 pub fn bf16_dot_default() -> bool {
-    static DEFAULT: OnceLock<bool> = OnceLock::new();
-    *DEFAULT.get_or_init(|| {
-        let wanted = match std::env::var("FERRITE_BF16_DOT")
-            .ok()
-            .as_deref()
-            .map(str::trim)
-        {
-            Some("1") => true,
-            Some("0") => false,
-            _ => is_amd(),
-        };
-        wanted && has_bf16_dot()
-    })
+    bf16_dot_env().unwrap_or_else(is_amd) && has_bf16_dot()
 }
 
 /// Whether a bf16 x bf16 GEMM called on this thread under [`Isa::Avx512`] uses the
@@ -165,6 +170,21 @@ pub fn bf16_dot_default() -> bool {
 /// [`with_bf16_dot`] override, else [`bf16_dot_default`].
 pub fn bf16_dot_active() -> bool {
     BF16_DOT.with(|o| o.get()).unwrap_or_else(bf16_dot_default)
+}
+
+/// Whether an f32 x bf16 GEMM with more than one row, called on this thread under
+/// [`Isa::Avx512`], rounds the f32 operand to bf16 and uses the `vdpbf16ps` kernel.
+///
+/// Only when asked for explicitly (a [`with_bf16_dot`]`(true, ..)` override, else
+/// `FERRITE_BF16_DOT=1`), never by the AMD default of [`bf16_dot_default`]: rounding
+/// activations changes results, and would make a prompt's batched pass disagree with
+/// the exact one-token steps that follow it, so it is never done silently.
+pub fn bf16_activation_rounding() -> bool {
+    let asked = BF16_DOT
+        .with(|o| o.get())
+        .or_else(bf16_dot_env)
+        .unwrap_or(false);
+    asked && has_bf16_dot()
 }
 
 /// Runs `f` with the bf16 dot-product kernel forced on or off for this thread.

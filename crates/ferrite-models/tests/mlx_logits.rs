@@ -135,8 +135,8 @@ fn eval_step(model: &Llama, ids: &[u32], cache: &mut KvCache, which: Logits) -> 
 }
 
 /// Logits of one full pass, and of a cached prefill followed by single steps, with f32
-/// activations throughout: the bf16 dot-product path (on by default on AMD) would round
-/// them to bf16 before bf16 weights, and the reference keeps them in f32.
+/// activations throughout even where `FERRITE_BF16_DOT=1` is set: that path rounds them
+/// to bf16 before bf16 weights, and the reference keeps them in f32.
 fn ferrite_logits(model: &Llama, ids: &[u32]) -> (Vec<f32>, Vec<f32>) {
     ferrite_kernels::isa::with_bf16_dot(false, || exact_logits(model, ids))
         .expect("turning a kernel path off always succeeds")

@@ -3,8 +3,9 @@
 //! Operands are strided views ([`MatRef`]) of f32, bf16 or f16; C is row-major. Paths:
 //! * `m == 1` (GEMV): B is streamed in place, without packing.
 //! * bf16 x bf16 where `vdpbf16ps` is fast (see [`crate::isa::bf16_dot_default`]): the
-//!   dot-product kernel on k-pair packed panels. With the dot path on, an f32 A times a
-//!   bf16 B (activations times bf16 weights, `m > 1`) takes it too, A rounded to bf16.
+//!   dot-product kernel on k-pair packed panels. When asked for explicitly
+//!   ([`crate::isa::bf16_activation_rounding`]), an f32 A times a bf16 B (activations
+//!   times bf16 weights, `m > 1`) takes it too, A rounded to bf16.
 //! * everything else: operands are widened to f32 while packing and run through the f32
 //!   microkernel of the active ISA (6x64 AVX-512, 6x16 AVX2, 4x4 scalar).
 
@@ -44,10 +45,11 @@ pub fn gemm_f32(
 ///
 /// The reference semantics are: widen every element to f32 exactly, then multiply and
 /// accumulate in f32 (summation order unspecified). bf16 x bf16 may use `vdpbf16ps`
-/// ([`crate::isa::bf16_dot_active`]), which treats subnormal bf16 inputs as zero. While
-/// that path is active, an f32 A times a bf16 B with more than one row is computed as
-/// `round_to_bf16(A) * B` on it, the precision llama.cpp gives bf16 models (activations
-/// rounded, f32 accumulation and output); turn the path off for exact f32 activations.
+/// ([`crate::isa::bf16_dot_active`]), which treats subnormal bf16 inputs as zero. Where
+/// [`crate::isa::bf16_activation_rounding`] is on (an explicit request only), an f32 A
+/// times a bf16 B with more than one row is computed as `round_to_bf16(A) * B` on that
+/// kernel, the precision llama.cpp gives bf16 models (activations rounded, f32
+/// accumulation and output).
 ///
 /// # Errors
 /// As [`gemm_f32`].
@@ -98,7 +100,7 @@ pub fn gemm<TA: Element, TB: Element>(
     if TA::KIND == ElemKind::F32
         && TB::KIND == ElemKind::Bf16
         && isa == Isa::Avx512
-        && isa::bf16_dot_active()
+        && isa::bf16_activation_rounding()
     {
         // SAFETY of the reinterpretation: `KIND` says the element types are f32 and bf16.
         let (a, b) = unsafe { (retype::<TA, f32>(a), retype::<TB, Bf16>(b)) };
