@@ -270,5 +270,13 @@ mod tests {
             with_bf16_dot(true, bf16_dot_active).is_some(),
             has_bf16_dot()
         );
+        // Activation rounding follows an explicit override, and never the CPU default.
+        assert_eq!(with_bf16_dot(false, bf16_activation_rounding), Some(false));
+        if has_bf16_dot() {
+            assert_eq!(with_bf16_dot(true, bf16_activation_rounding), Some(true));
+        }
+        if bf16_dot_env().is_none() {
+            assert!(!bf16_activation_rounding());
+        }
     }
 }
