@@ -59,15 +59,14 @@ pub fn parallel_for(tasks: usize, f: impl Fn(usize) + Sync) {
         tasks,
         helpers,
         next: AtomicUsize::new(0),
-        finished: AtomicUsize::new(0),
-        panicked: AtomicBool::new(false),
+        panic: Mutex::new(None),
     };
     team.publish(&job);
     job.run_tasks();
     team.retire();
     team.busy.store(false, SeqCst);
-    if job.panicked.load(SeqCst) {
-        panic!("a parallel kernel task panicked");
+    if let Some(payload) = job.panic.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        std::panic::resume_unwind(payload);
     }
 }
 
@@ -140,8 +139,8 @@ struct Job<'a> {
     /// Workers with an index below this take part.
     helpers: usize,
     next: AtomicUsize,
-    finished: AtomicUsize,
-    panicked: AtomicBool,
+    /// The first task panic's payload, re-raised on the caller.
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl Job<'_> {
@@ -159,10 +158,9 @@ impl Job<'_> {
                 return;
             }
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.task)(i)));
-            if run.is_err() {
-                self.panicked.store(true, SeqCst);
+            if let Err(payload) = run {
+                lock(&self.panic).get_or_insert(payload);
             }
-            self.finished.fetch_add(1, SeqCst);
         }
     }
 }
@@ -405,7 +403,10 @@ mod tests {
             let outcome = std::panic::catch_unwind(|| {
                 parallel_for(8, |i| assert!(i != 5, "task five fails"));
             });
-            assert!(outcome.is_err());
+            // The task's own message reaches the caller.
+            let payload = outcome.expect_err("the caller panics");
+            let message = payload.downcast_ref::<String>().map(String::as_str);
+            assert_eq!(message, Some("task five fails"));
             let count = AtomicUsize::new(0);
             parallel_for(8, |_| {
                 count.fetch_add(1, SeqCst);
