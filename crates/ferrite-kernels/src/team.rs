@@ -405,7 +405,8 @@ mod tests {
             });
             // The task's own message reaches the caller.
             let payload = outcome.expect_err("the caller panics");
-            let message = payload.downcast_ref::<String>().map(String::as_str);
+            let message = (payload.downcast_ref::<&str>().copied())
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
             assert_eq!(message, Some("task five fails"));
             let count = AtomicUsize::new(0);
             parallel_for(8, |_| {
