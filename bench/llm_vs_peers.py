@@ -97,7 +97,8 @@ def main():
         f = json.loads(out)
         extra = {}
         if dtype == "bf16":
-            # The vdpbf16ps GEMM path (on Intel the default widens bf16 to f32 instead).
+            # The opt-in vdpbf16ps path (activations rounded to bf16); the default widens
+            # bf16 weights to f32 and keeps activations exact.
             env = dict(os.environ, FERRITE_BF16_DOT="1")
             out, _ = timed([ferrite, "bench", d, "-p", str(a.pp), "-n", "0", "-r", "1", "--json"], env)
             extra["ferrite_pp_bf16_dot"] = json.loads(out)["pp_tokens_per_s"]
