@@ -218,7 +218,7 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
     // for the hardware prefetcher, which stops at page boundaries, to ramp up on by
     // itself (25-26 GB/s against 23-25 without); f32 rows span two pages and read
     // fastest without software prefetches (29-30 GB/s, the plain read rate, against
-    // 25-26 with them, which take fill buffers from the demand loads).
+    // 25-26 with them; probably they take line fill buffers from the demand loads).
     unsafe {
         if std::mem::size_of::<T>() < 4 {
             cols_in_groups::<S, T, 4, true>(x, k, b, cs, y, w, accumulate)
