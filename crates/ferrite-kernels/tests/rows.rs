@@ -214,6 +214,33 @@ fn norms() {
 }
 
 #[test]
+fn rms_norm_rows_normalise_the_same_alone_or_together() {
+    // Rows after the first are summed while the previous one is scaled; the bits must
+    // not depend on that (a decode step normalises one row, a prompt many).
+    for (s, &n) in SIZES.iter().enumerate().filter(|(_, &n)| n > 0) {
+        let rows = 5;
+        let mut r = rng(300 + s as u64);
+        let x = randv(&mut r, rows * n, -3.0, 5.0);
+        let w = randv(&mut r, n, 0.5, 1.5);
+        each_isa(|isa| {
+            for wo in [None, Some(&w[..])] {
+                let mut together = vec![0.0; x.len()];
+                fk::rms_norm(&x, wo, 1e-5, &mut together, n).unwrap();
+                for row in 0..rows {
+                    let mut alone = vec![0.0; n];
+                    fk::rms_norm(&x[row * n..(row + 1) * n], wo, 1e-5, &mut alone, n).unwrap();
+                    let same = alone
+                        .iter()
+                        .zip(&together[row * n..(row + 1) * n])
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{isa} rms_norm n={n}: row {row} differs");
+                }
+            }
+        });
+    }
+}
+
+#[test]
 fn conversions_match_half_bit_for_bit() {
     let mut r = rng(99);
     // Random bit patterns cover every exponent, subnormals, infinities, NaNs and exact
