@@ -347,13 +347,17 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    for _ in 0..200 {
-                        parallel_for(4, |_| {
-                            parallel_for(3, |_| {
-                                total.fetch_add(1, SeqCst);
+                    // Each caller sees 3 threads, so the team (or, while another caller
+                    // holds it, rayon) runs its tasks on several threads.
+                    with_three_threads(|| {
+                        for _ in 0..200 {
+                            parallel_for(4, |_| {
+                                parallel_for(3, |_| {
+                                    total.fetch_add(1, SeqCst);
+                                });
                             });
-                        });
-                    }
+                        }
+                    });
                 });
             }
         });
