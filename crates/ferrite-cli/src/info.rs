@@ -7,7 +7,7 @@ use ferrite_formats::gguf::Value;
 use ferrite_formats::{Gguf, ModelFile, SafeTensors, TensorInfo};
 use serde_json::{json, Map, Value as Json};
 
-use crate::output::{human_bytes, print};
+use crate::output::{human_bytes, print, printable};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -99,7 +99,7 @@ fn safetensors_text(s: &mut String, st: &SafeTensors, summary: &str) {
     let _ = writeln!(s, "{}: safetensors, {summary}{shards}", st.path().display());
     let _ = writeln!(s, "metadata ({}):", st.metadata().len());
     for (k, v) in st.metadata() {
-        let _ = writeln!(s, "  {k} = {}", shorten(&format!("{v:?}")));
+        let _ = writeln!(s, "  {} = {}", printable(k), shorten(&format!("{v:?}")));
     }
 }
 
@@ -116,9 +116,9 @@ fn gguf_text(s: &mut String, g: &Gguf, summary: &str) {
     for (k, v) in g.metadata() {
         let shown = match v {
             Value::String(text) => shorten(&format!("{text:?}")),
-            v => v.to_string(),
+            v => printable(&v.to_string()),
         };
-        let _ = writeln!(s, "  {k}: {} = {shown}", v.type_name());
+        let _ = writeln!(s, "  {}: {} = {shown}", printable(k), v.type_name());
     }
 }
 
@@ -138,7 +138,7 @@ fn tensor_table(s: &mut String, tensors: &[TensorInfo]) {
         .iter()
         .map(|t| {
             [
-                t.name.clone(),
+                printable(&t.name),
                 t.dtype.name(),
                 format!("{:?}", t.shape),
                 t.bytes().to_string(),

@@ -85,7 +85,10 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("ferrite: internal error: {}{at}", msg.replace('\n', " "));
+        eprintln!(
+            "ferrite: internal error: {}{at}",
+            output::printable(&msg.replace('\n', " "))
+        );
     }));
 
     let cli = match Cli::try_parse() {
@@ -125,7 +128,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            eprintln!(
+                "error: {}",
+                output::printable(&e.to_string().replace('\n', " "))
+            );
             ExitCode::FAILURE
         }
     }

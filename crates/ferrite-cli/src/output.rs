@@ -28,3 +28,21 @@ pub fn human_bytes(n: u64) -> String {
         format!("{v:.2} {}", UNITS[unit])
     }
 }
+
+/// `s` with every control character escaped (`\n`, `\r`, `\u{1b}`, ...), for text that
+/// comes from a file: a tensor name carrying ESC or CR must not repaint the terminal,
+/// and a newline must not split a one-line message.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

@@ -297,3 +297,37 @@ fn every_error_is_one_line_and_status_1() {
     let o = ferrite(&["--help"]);
     assert!(o.status.success() && stdout(&o).contains("convert"));
 }
+
+#[test]
+fn control_characters_from_a_file_are_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |n: &str| dir.path().join(n).to_str().expect("utf8").to_string();
+    let raw = |s: &str| s.contains(['\x1b', '\r', '\0']);
+
+    let mut w = GgufWriter::new();
+    w.add_metadata("evil\x1b[31m\rkey", Value::String("v".into()))
+        .add_metadata(
+            "list",
+            Value::Array(ValueArray::String(vec!["a\x1bb".into()])),
+        )
+        .add_tensor("t\x1b[2Jx", arr(&[4], DType::F32, 1));
+    w.write(p("evil.gguf")).expect("write");
+    let o = ferrite(&["info", &p("evil.gguf")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(!raw(&text), "raw control characters in {text:?}");
+    assert!(
+        text.contains("evil\\u{1b}[31m\\rkey") && text.contains("t\\u{1b}[2Jx"),
+        "{text}"
+    );
+
+    // A safetensors header naming its tensor with ESC and NUL, with an unknown dtype.
+    let header = br#"{"a\u001b[31m\u0000b":{"dtype":"XYZ","shape":[1],"data_offsets":[0,1]}}"#;
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header);
+    file.push(0);
+    std::fs::write(p("evil.safetensors"), file).expect("write");
+    let o = ferrite(&["info", &p("evil.safetensors")]);
+    assert_fails(&o, "unknown dtype 'XYZ' in tensor 'a\\u{1b}[31m\\u{0}b'");
+    assert!(!raw(&stderr(&o)), "{:?}", stderr(&o));
+}
