@@ -16,14 +16,19 @@
 //!
 //! Metadata: safetensors `__metadata__` strings become GGUF string values;
 //! GGUF strings become `__metadata__` strings, and every other GGUF value is
-//! stored as its JSON text (`42`, `true`, `["a","b"]`), since safetensors
-//! metadata holds only strings. Going back, they stay strings, except
-//! `general.alignment`, which becomes a u32 again.
+//! stored as its JSON text (`42`, `true`, `["a","b"]`, non-finite floats as
+//! `"NaN"`/`"inf"`), since safetensors metadata holds only strings. Their GGUF
+//! types go in one more entry, [`TYPES_KEY`], so converting back restores every
+//! value with its exact type. Without that entry (a file from elsewhere) values
+//! stay strings, except `general.alignment`, which GGUF requires to be a u32.
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use ferrite_formats::gguf::Value;
 use ferrite_formats::{GgufWriter, ModelFile, SafeTensorsWriter, TensorInfo};
+use serde_json::Value as Json;
 
 use crate::output::{human_bytes, print};
 
@@ -56,14 +61,64 @@ fn target(path: &Path) -> crate::Result<Target> {
     }
 }
 
-/// A safetensors metadata string as a GGUF value: a string, except
-/// `general.alignment`, which GGUF requires to be a u32 and which a GGUF →
-/// safetensors conversion stored as its decimal text.
-fn gguf_value(key: &str, text: &str) -> Value {
-    match text.parse() {
-        Ok(a) if key == "general.alignment" => Value::U32(a),
-        _ => Value::String(text.to_string()),
+/// The safetensors metadata entry holding the GGUF types of the other entries: a
+/// JSON object from key to [`Value::type_descriptor`].
+const TYPES_KEY: &str = "ferrite.gguf_types";
+
+/// GGUF metadata as safetensors strings: strings as they are, other values as JSON
+/// text, their types under [`TYPES_KEY`].
+fn safetensors_metadata(meta: &[(String, Value)]) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(meta.len() + 1);
+    let mut types = serde_json::Map::new();
+    for (k, v) in meta {
+        match v {
+            Value::String(s) => out.push((k.clone(), s.clone())),
+            v => {
+                out.push((k.clone(), v.to_json().to_string()));
+                types.insert(k.clone(), v.type_descriptor());
+            }
+        }
     }
+    if !types.is_empty() {
+        out.push((TYPES_KEY.to_string(), Json::Object(types).to_string()));
+    }
+    out
+}
+
+/// safetensors metadata as GGUF values, restoring the types [`safetensors_metadata`]
+/// recorded.
+fn gguf_metadata(
+    path: &Path,
+    meta: &BTreeMap<String, String>,
+) -> crate::Result<Vec<(String, Value)>> {
+    let bad = |msg: String| -> Box<dyn std::error::Error> {
+        format!("{}: metadata {msg}", path.display()).into()
+    };
+    let types = match meta.get(TYPES_KEY) {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Json::Object(o)) => o,
+            _ => return Err(bad(format!("'{TYPES_KEY}' is not a JSON object"))),
+        },
+    };
+    let mut out = Vec::with_capacity(meta.len());
+    for (k, text) in meta {
+        if k == TYPES_KEY {
+            continue;
+        }
+        let value = match types.get(k) {
+            Some(desc) => serde_json::from_str(text)
+                .ok()
+                .and_then(|j| Value::from_typed_json(&j, desc))
+                .ok_or_else(|| bad(format!("'{k}': {text:?} is not a GGUF {desc}")))?,
+            None => match text.parse() {
+                Ok(a) if k == "general.alignment" => Value::U32(a),
+                _ => Value::String(text.clone()),
+            },
+        };
+        out.push((k.clone(), value));
+    }
+    Ok(out)
 }
 
 const BYTES_BAR: &str = "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
@@ -121,9 +176,11 @@ pub fn run(args: Args) -> crate::Result<()> {
                 ModelFile::Gguf(g) => g.metadata().iter().for_each(|(k, v)| {
                     w.add_metadata(k.clone(), v.clone());
                 }),
-                ModelFile::SafeTensors(st) => st.metadata().iter().for_each(|(k, v)| {
-                    w.add_metadata(k.clone(), gguf_value(k, v));
-                }),
+                ModelFile::SafeTensors(st) => {
+                    for (k, v) in gguf_metadata(&args.input, st.metadata())? {
+                        w.add_metadata(k, v);
+                    }
+                }
             }
             for t in tensors {
                 w.add_tensor(t.name.clone(), model.array(&t.name)?);
@@ -133,13 +190,11 @@ pub fn run(args: Args) -> crate::Result<()> {
         Target::SafeTensors => {
             let mut w = SafeTensorsWriter::new();
             match &model {
-                ModelFile::Gguf(g) => g.metadata().iter().for_each(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        v => v.to_json().to_string(),
-                    };
-                    w.add_metadata(k.clone(), text);
-                }),
+                ModelFile::Gguf(g) => {
+                    for (k, v) in safetensors_metadata(g.metadata()) {
+                        w.add_metadata(k, v);
+                    }
+                }
                 ModelFile::SafeTensors(st) => st.metadata().iter().for_each(|(k, v)| {
                     w.add_metadata(k.clone(), v.clone());
                 }),

@@ -211,6 +211,59 @@ fn convert_round_trips() {
         &ModelFile::open(p("f.gguf")).expect("f"),
         &ModelFile::Gguf(h),
     );
+
+    // Every GGUF value type comes back with its type: GGUF -> safetensors -> GGUF.
+    let values = [
+        ("u8", Value::U8(7)),
+        ("i8", Value::I8(-7)),
+        ("u16", Value::U16(7)),
+        ("i16", Value::I16(-7)),
+        ("u32", Value::U32(7)),
+        ("i32", Value::I32(-7)),
+        ("u64", Value::U64(u64::MAX)),
+        ("i64", Value::I64(i64::MIN)),
+        ("f32", Value::F32(0.1)),
+        ("f32.nan", Value::F32(f32::NAN)),
+        ("f64", Value::F64(-1e300)),
+        ("f64.inf", Value::F64(f64::INFINITY)),
+        ("bool", Value::Bool(false)),
+        ("string", Value::String("42".into())),
+        ("empty", Value::Array(ValueArray::F32(vec![]))),
+        (
+            "nested",
+            Value::Array(ValueArray::Array(vec![
+                ValueArray::U8(vec![1]),
+                ValueArray::String(vec!["x".into()]),
+            ])),
+        ),
+    ];
+    let mut w = GgufWriter::new();
+    for (k, v) in &values {
+        w.add_metadata(*k, v.clone());
+    }
+    w.add_tensor("t", arr(&[3], DType::F32, 0));
+    w.write(p("i.gguf")).expect("write");
+    for (from, to) in [("i.gguf", "j.safetensors"), ("j.safetensors", "k.gguf")] {
+        let o = ferrite(&["convert", &p(from), &p(to)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let k = Gguf::open(p("k.gguf")).expect("k");
+    assert_eq!(k.metadata().len(), values.len(), "{:?}", k.metadata());
+    for (key, v) in &values {
+        let back = k.get(key).map(|b| format!("{b:?}"));
+        assert_eq!(back, Some(format!("{v:?}")), "{key}");
+    }
+
+    // A types entry that does not fit its value is an error naming both.
+    let mut w = SafeTensorsWriter::new();
+    w.add_metadata("n", "300")
+        .add_metadata("ferrite.gguf_types", r#"{"n": "u8"}"#)
+        .add_tensor("t", arr(&[3], DType::F32, 0));
+    w.write(p("l.safetensors")).expect("write");
+    assert_fails(
+        &ferrite(&["convert", &p("l.safetensors"), &p("m.gguf")]),
+        "l.safetensors: metadata 'n': \"300\" is not a GGUF \"u8\"",
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! GGUF (versions 2 and 3, little-endian), the llama.cpp model format.
 
+mod json;
 mod read;
 mod value;
 mod write;

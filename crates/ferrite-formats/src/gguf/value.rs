@@ -143,27 +143,6 @@ impl Value {
             _ => None,
         }
     }
-
-    /// The value as JSON: numbers, booleans, strings and (nested) arrays.
-    /// Non-finite floats have no JSON form and become `null`.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::U8(v) => J::from(*v),
-            Value::I8(v) => J::from(*v),
-            Value::U16(v) => J::from(*v),
-            Value::I16(v) => J::from(*v),
-            Value::U32(v) => J::from(*v),
-            Value::I32(v) => J::from(*v),
-            Value::F32(v) => J::from(*v),
-            Value::Bool(v) => J::from(*v),
-            Value::String(v) => J::from(v.as_str()),
-            Value::Array(a) => a.to_json(),
-            Value::U64(v) => J::from(*v),
-            Value::I64(v) => J::from(*v),
-            Value::F64(v) => J::from(*v),
-        }
-    }
 }
 
 impl ValueArray {
@@ -226,28 +205,6 @@ impl ValueArray {
             ValueArray::I64(v) => Value::I64(*v.get(i)?),
             ValueArray::F64(v) => Value::F64(*v.get(i)?),
         })
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        fn all<T: Copy + Into<J>>(v: &[T]) -> J {
-            J::Array(v.iter().map(|&x| x.into()).collect())
-        }
-        match self {
-            ValueArray::U8(v) => all(v),
-            ValueArray::I8(v) => all(v),
-            ValueArray::U16(v) => all(v),
-            ValueArray::I16(v) => all(v),
-            ValueArray::U32(v) => all(v),
-            ValueArray::I32(v) => all(v),
-            ValueArray::F32(v) => all(v),
-            ValueArray::Bool(v) => all(v),
-            ValueArray::String(v) => J::Array(v.iter().map(|s| J::from(s.as_str())).collect()),
-            ValueArray::Array(v) => J::Array(v.iter().map(ValueArray::to_json).collect()),
-            ValueArray::U64(v) => all(v),
-            ValueArray::I64(v) => all(v),
-            ValueArray::F64(v) => all(v),
-        }
     }
 }
 
