@@ -12,7 +12,7 @@ usage:
                                    readers and compare; exit 1 on a mismatch
 
 Manifest: {"files": {NAME: {"metadata": ..., "tensors": {TENSOR: {"dtype",
-"shape", "hex"}}, "alignment"?: int}}, "errors": {NAME: substring}}.
+"shape", "hex"}}, "alignment"?: int}}}.
 Shapes are row-major (slowest first); dtype is the safetensors dtype name or
 the GGML type name. safetensors metadata is a string map; GGUF metadata is a
 list of [key, value] in file order with value = [type, payload], where an
@@ -40,10 +40,11 @@ ST_DTYPES = {
     "BOOL": ("bool", 1), "U8": ("uint8", 1), "I8": ("int8", 1), "I16": ("int16", 2), "I32": ("int32", 4),
     "I64": ("int64", 8), "F16": ("float16", 2), "BF16": ("bfloat16", 2), "F32": ("float32", 4),
     "F64": ("float64", 8),
+    # Ferrite carries these as opaque bytes (no GGML type, not computed with).
+    "U16": ("uint16", 2), "U32": ("uint32", 4), "U64": ("uint64", 8), "C64": ("complex64", 8),
+    "F8_E4M3": ("float8_e4m3fn", 1), "F8_E5M2": ("float8_e5m2", 1), "F8_E4M3FNUZ": ("float8_e4m3fnuz", 1),
+    "F8_E5M2FNUZ": ("float8_e5m2fnuz", 1), "F8_E8M0": ("float8_e8m0fnu", 1),
 }
-# dtypes Ferrite must reject with a clear message
-ST_UNSUPPORTED = {"U16": ("uint16", 2), "U32": ("uint32", 4), "U64": ("uint64", 8),
-                  "F8_E4M3": ("float8_e4m3fn", 1), "F8_E5M2": ("float8_e5m2", 1), "C64": ("complex64", 8)}
 
 
 def pattern(n, seed):
@@ -143,15 +144,12 @@ def write_safetensors(path, dtypes, metadata):
 
 
 def cmd_write(d):
-    files, errors = {}, {}
+    files = {}
     files["py.safetensors"] = write_safetensors(d / "py.safetensors", ST_DTYPES, {"format": "pt", "ü": "ö\n"})
     files["py_nometa.safetensors"] = write_safetensors(d / "py_nometa.safetensors", {"F32": ("float32", 4)}, None)
-    for name, spec in ST_UNSUPPORTED.items():
-        write_safetensors(d / f"py_{name}.safetensors", {name: spec}, None)
-        errors[f"py_{name}.safetensors"] = f"unsupported dtype {name} in tensor 't.{name}'"
     files["py.gguf"] = write_gguf(d / "py.gguf")
     files["py_align64.gguf"] = write_gguf(d / "py_align64.gguf", alignment=64)
-    (d / "py_manifest.json").write_text(json.dumps({"files": files, "errors": errors}, indent=1))
+    (d / "py_manifest.json").write_text(json.dumps({"files": files}, indent=1))
 
 
 def decode(t, parts):

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ferrite_core::{Array, DType, GgmlType};
+use ferrite_core::{Array, DType, GgmlType, OpaqueType};
 use ferrite_formats::gguf::{Value, ValueArray};
 use ferrite_formats::{Gguf, GgufWriter, ModelFile, SafeTensors, SafeTensorsWriter};
 
@@ -330,6 +330,22 @@ fn every_error_is_one_line_and_status_1() {
         "q.safetensors: tensor 'blk.0.attn_q.weight' has dtype q4_0, which safetensors cannot store",
     );
 
+    // fp8 and other safetensors-only types open and convert to safetensors, not to GGUF.
+    let f8 = DType::Opaque(OpaqueType::from_name("F8_E4M3").expect("f8"));
+    let mut w = SafeTensorsWriter::new();
+    w.add_tensor("w", arr(&[2, 3], f8, 0));
+    w.write(p("f8.safetensors")).expect("write");
+    let o = ferrite(&["info", &p("f8.safetensors")]);
+    assert!(
+        o.status.success() && stdout(&o).contains("f8_e4m3"),
+        "{}",
+        stderr(&o)
+    );
+    assert_fails(
+        &ferrite(&["convert", &p("f8.safetensors"), &p("f8.gguf")]),
+        "f8.gguf: tensor 'w' has dtype f8_e4m3, which GGUF cannot store",
+    );
+
     assert_fails(
         &ferrite(&["info"]),
         "required arguments were not provided: <FILE>",
@@ -344,7 +360,13 @@ fn every_error_is_one_line_and_status_1() {
     names.sort();
     assert_eq!(
         names,
-        ["a.safetensors", "bad.gguf", "bad.safetensors", "q.gguf"]
+        [
+            "a.safetensors",
+            "bad.gguf",
+            "bad.safetensors",
+            "f8.safetensors",
+            "q.gguf"
+        ]
     );
 
     let o = ferrite(&["--help"]);

@@ -1,7 +1,8 @@
 //! Element types, including the opaque GGML block-quantized formats.
 //!
 //! Formats are data, not code: every GGML type id llama.cpp knows is one row of
-//! [`GGML_TYPES`], with its block size and bytes per block.
+//! [`GGML_TYPES`], with its block size and bytes per block; every safetensors type
+//! GGML lacks is one row of [`OPAQUE_TYPES`].
 
 use std::fmt;
 
@@ -83,11 +84,7 @@ impl GgmlType {
     /// Bytes needed for `n_elements` elements, or `None` when the count is not a
     /// whole number of blocks or the size overflows.
     pub fn bytes_for(&self, n_elements: u64) -> Option<u64> {
-        let bs = self.block_size as u64;
-        if !n_elements.is_multiple_of(bs) {
-            return None;
-        }
-        (n_elements / bs).checked_mul(self.type_size as u64)
+        block_bytes(n_elements, self.block_size, self.type_size)
     }
 
     /// The native Ferrite dtype for this GGML type, if it is a plain scalar type
@@ -105,6 +102,65 @@ impl GgmlType {
     }
 }
 
+fn block_bytes(n_elements: u64, block_size: usize, type_size: usize) -> Option<u64> {
+    let bs = block_size as u64;
+    if !n_elements.is_multiple_of(bs) {
+        return None;
+    }
+    (n_elements / bs).checked_mul(type_size as u64)
+}
+
+/// A storage type safetensors defines and GGML does not (`U32`, `F8_E4M3`, `F4` ...).
+/// Such tensors are carried as bytes, so their files open, show and convert to
+/// safetensors; they are not computed with, and GGUF, which has no id for them,
+/// cannot store them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OpaqueType {
+    /// The safetensors name, e.g. `F8_E4M3`.
+    pub name: &'static str,
+    /// Elements per block: 2 for 4-bit, 4 for 6-bit types (whole bytes), else 1.
+    pub block_size: usize,
+    /// Bytes per block.
+    pub type_size: usize,
+}
+
+const fn opaque(name: &'static str, block_size: usize, type_size: usize) -> OpaqueType {
+    OpaqueType {
+        name,
+        block_size,
+        type_size,
+    }
+}
+
+/// Every safetensors dtype without a GGML counterpart (safetensors 0.8's list).
+pub const OPAQUE_TYPES: &[OpaqueType] = &[
+    opaque("U16", 1, 2),
+    opaque("U32", 1, 4),
+    opaque("U64", 1, 8),
+    opaque("C64", 1, 8),
+    opaque("F8_E4M3", 1, 1),
+    opaque("F8_E4M3FNUZ", 1, 1),
+    opaque("F8_E5M2", 1, 1),
+    opaque("F8_E5M2FNUZ", 1, 1),
+    opaque("F8_E8M0", 1, 1),
+    opaque("F6_E2M3", 4, 3),
+    opaque("F6_E3M2", 4, 3),
+    opaque("F4", 2, 1),
+];
+
+impl OpaqueType {
+    /// Looks a type up by its safetensors name (case-sensitive, as safetensors is).
+    pub fn from_name(name: &str) -> Option<OpaqueType> {
+        OPAQUE_TYPES.iter().copied().find(|t| t.name == name)
+    }
+
+    /// Bytes needed for `n_elements` elements, or `None` when the count is not a
+    /// whole number of blocks (a 4-bit tensor needs an even count) or overflows.
+    pub fn bytes_for(&self, n_elements: u64) -> Option<u64> {
+        block_bytes(n_elements, self.block_size, self.type_size)
+    }
+}
+
 /// The element type of an [`crate::Array`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
@@ -119,6 +175,8 @@ pub enum DType {
     /// Opaque block-quantized (or otherwise unsupported) GGML data carried as
     /// bytes; the logical shape counts elements, not blocks.
     Block(GgmlType),
+    /// A safetensors type GGML lacks, carried as bytes like [`DType::Block`].
+    Opaque(OpaqueType),
 }
 
 impl DType {
@@ -142,7 +200,7 @@ impl DType {
             DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 => 8,
-            DType::Block(_) => return None,
+            DType::Block(_) | DType::Opaque(_) => return None,
         })
     }
 
@@ -150,6 +208,7 @@ impl DType {
     pub fn bytes_for(self, n: u64) -> Option<u64> {
         match self {
             DType::Block(t) => t.bytes_for(n),
+            DType::Opaque(t) => t.bytes_for(n),
             other => n.checked_mul(other.size()? as u64),
         }
     }
@@ -162,8 +221,18 @@ impl DType {
         matches!(self, DType::U8 | DType::I8 | DType::I32 | DType::I64)
     }
 
+    /// Carried as bytes and not computed with: GGML blocks and opaque types.
     pub fn is_block(self) -> bool {
-        matches!(self, DType::Block(_))
+        matches!(self, DType::Block(_) | DType::Opaque(_))
+    }
+
+    /// Elements per block of a byte-carried type (1 for everything else).
+    pub fn block_size(self) -> usize {
+        match self {
+            DType::Block(t) => t.block_size,
+            DType::Opaque(t) => t.block_size,
+            _ => 1,
+        }
     }
 
     /// The GGML type id this dtype is stored as in GGUF, if any (bool and u8 have none).
@@ -176,7 +245,7 @@ impl DType {
             DType::I64 => 27,
             DType::BF16 => 30,
             DType::Block(t) => return Some(t),
-            DType::Bool | DType::U8 => return None,
+            DType::Bool | DType::U8 | DType::Opaque(_) => return None,
         };
         GgmlType::from_id(id)
     }
@@ -193,6 +262,7 @@ impl DType {
             DType::BF16 => "bf16".into(),
             DType::F32 => "f32".into(),
             DType::Block(t) => t.name.to_ascii_lowercase(),
+            DType::Opaque(t) => t.name.to_ascii_lowercase(),
         }
     }
 

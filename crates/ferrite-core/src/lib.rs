@@ -31,7 +31,7 @@ mod storage;
 pub mod view;
 
 pub use array::{Array, Element};
-pub use dtype::{DType, GgmlType, GGML_TYPES};
+pub use dtype::{DType, GgmlType, OpaqueType, GGML_TYPES, OPAQUE_TYPES};
 pub use error::{Error, Result};
 pub use eval::eval;
 pub use ops::{llama3_rope_freqs, Llama3RopeScaling, SliceArg};

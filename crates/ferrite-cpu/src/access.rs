@@ -155,7 +155,7 @@ pub fn load_run<T: Real>(bytes: &[u8], dtype: DType, start: isize, stride: isize
         DType::Bool => typed_run(bytes, start, stride, out, |v: u8| {
             T::from_f64((v != 0) as u8 as f64)
         }),
-        DType::Block(_) => out.fill(T::ZERO),
+        DType::Block(_) | DType::Opaque(_) => out.fill(T::ZERO),
     }
 }
 
@@ -189,7 +189,7 @@ pub fn store_run<T: Real>(vals: &[T], dtype: DType, out: &mut [u8]) {
         DType::U8 => run!(1, |v: T| [wide_int(v) as u8]),
         DType::I8 => run!(1, |v: T| [wide_int(v) as i8 as u8]),
         DType::Bool => run!(1, |v: T| [(v.to_f64() != 0.0) as u8]),
-        DType::Block(_) => {}
+        DType::Block(_) | DType::Opaque(_) => {}
     }
 }
 
@@ -243,7 +243,7 @@ pub fn round_run<T: Real>(src: &[T], dtype: DType, dst: &mut [T]) {
         DType::U8 => each!(DType::U8),
         DType::I8 => each!(DType::I8),
         DType::Bool => each!(DType::Bool),
-        DType::Block(_) => dst.copy_from_slice(src),
+        DType::Block(_) | DType::Opaque(_) => dst.copy_from_slice(src),
     }
 }
 
@@ -259,7 +259,7 @@ pub fn round_to<T: Real>(v: T, dtype: DType) -> T {
         DType::U8 => T::from_f64((wide_int(v) as u8) as f64),
         DType::I8 => T::from_f64((wide_int(v) as i8) as f64),
         DType::Bool => T::from_f64((v.to_f64() != 0.0) as u8 as f64),
-        DType::Block(_) => v,
+        DType::Block(_) | DType::Opaque(_) => v,
     }
 }
 

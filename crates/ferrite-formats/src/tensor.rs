@@ -15,7 +15,8 @@ pub struct TensorInfo {
     /// The tensor's name in the file.
     pub name: String,
     /// The element type; GGML types Ferrite does not compute with (quantized
-    /// blocks, f64, i16) are [`DType::Block`].
+    /// blocks, f64, i16) are [`DType::Block`], safetensors types GGML lacks
+    /// (u32, fp8 ...) [`DType::Opaque`].
     pub dtype: DType,
     /// Row-major logical shape, slowest dimension first. GGUF stores `ne[]`
     /// fastest-first; this is that list reversed, so both formats agree.

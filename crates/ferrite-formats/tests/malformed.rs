@@ -119,8 +119,8 @@ fn safetensors_cases() -> Vec<(Vec<u8>, &'static str)> {
             "tensor 'a': invalid value",
         ),
         (
-            Raw::safetensors(r#"{"a":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}}"#, 4).0,
-            "unsupported dtype U32 in tensor 'a'",
+            Raw::safetensors(r#"{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#, 2).0,
+            "tensor 'a': 3 elements of F4 are not a whole number of bytes",
         ),
         (
             Raw::safetensors(r#"{"a":{"dtype":"Q9","shape":[1],"data_offsets":[0,4]}}"#, 4).0,

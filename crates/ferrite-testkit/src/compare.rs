@@ -146,7 +146,7 @@ pub fn decode(bytes: &[u8], dtype: DType) -> Vec<f64> {
         DType::F16 => each(bytes, |b| f16::from_ne_bytes(b).to_f64()),
         DType::BF16 => each(bytes, |b| bf16::from_ne_bytes(b).to_f64()),
         DType::F32 => each(bytes, |b| f32::from_ne_bytes(b) as f64),
-        DType::Block(t) => panic!("decode: block type {} has no element values", t.name),
+        d @ (DType::Block(_) | DType::Opaque(_)) => panic!("decode: {d} has no element values"),
     }
 }
 

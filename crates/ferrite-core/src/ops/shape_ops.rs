@@ -100,10 +100,7 @@ impl Array {
         }
         if self.dtype().is_block() {
             // Block data is a byte stream: only whole rows of blocks may regroup.
-            let bs = match self.dtype() {
-                crate::DType::Block(t) => t.block_size,
-                _ => 1,
-            };
+            let bs = self.dtype().block_size();
             if dims.last().is_none_or(|&d| d % bs != 0) {
                 return shape_err(
                     "reshape",

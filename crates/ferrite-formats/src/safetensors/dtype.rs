@@ -1,25 +1,9 @@
 //! safetensors dtype names and Ferrite dtypes (the mapping is described in
 //! the parent module).
 
-use ferrite_core::{DType, GgmlType};
+use ferrite_core::{DType, GgmlType, OpaqueType};
 
 use crate::error::{bad, Bad};
-
-/// Names safetensors defines that Ferrite cannot represent.
-const UNSUPPORTED: &[&str] = &[
-    "U16",
-    "U32",
-    "U64",
-    "C64",
-    "F8_E4M3",
-    "F8_E4M3FNUZ",
-    "F8_E5M2",
-    "F8_E5M2FNUZ",
-    "F8_E8M0",
-    "F6_E2M3",
-    "F6_E3M2",
-    "F4",
-];
 
 /// GGML ids of the carried types.
 const GGML_F64: u32 = 28;
@@ -42,8 +26,10 @@ pub(crate) fn from_name(name: &str, tensor: &str) -> Result<DType, Bad> {
                 None => bad!("unsupported dtype {name} in tensor '{tensor}'"),
             }
         }
-        n if UNSUPPORTED.contains(&n) => bad!("unsupported dtype {n} in tensor '{tensor}'"),
-        n => bad!("unknown dtype '{n}' in tensor '{tensor}'"),
+        n => match OpaqueType::from_name(n) {
+            Some(t) => DType::Opaque(t),
+            None => bad!("unknown dtype '{n}' in tensor '{tensor}'"),
+        },
     })
 }
 
@@ -62,13 +48,16 @@ pub(crate) fn to_name(dtype: DType) -> Option<&'static str> {
         DType::Block(t) if t.id == GGML_F64 => "F64",
         DType::Block(t) if t.id == GGML_I16 => "I16",
         DType::Block(_) => return None,
+        DType::Opaque(t) => t.name,
     })
 }
 
-/// Bytes per element of a dtype safetensors can hold.
+/// Bytes per element of a dtype safetensors can hold (1 for sub-byte types): the
+/// alignment its data wants.
 pub(crate) fn element_size(dtype: DType) -> u64 {
     match dtype {
         DType::Block(t) => t.type_size as u64,
+        DType::Opaque(t) if t.block_size == 1 => t.type_size as u64,
         d => d.size().unwrap_or(1) as u64,
     }
 }

@@ -166,6 +166,12 @@ fn validate(name: String, t: RawTensor, data_start: u64, file_len: u64) -> Resul
         bad!("tensor '{name}': element count of shape {shape:?} overflows u64");
     };
     let Some(needed) = dtype.bytes_for(elements) else {
+        if elements % dtype.block_size() as u64 != 0 {
+            bad!(
+                "tensor '{name}': {elements} elements of {} are not a whole number of bytes",
+                t.dtype
+            );
+        }
         bad!(
             "tensor '{name}': byte size of shape {shape:?} ({}) overflows u64",
             t.dtype

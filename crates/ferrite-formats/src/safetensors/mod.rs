@@ -5,8 +5,10 @@
 //! of the same name. F64 and I16 have GGML types, so they are carried as
 //! opaque [`ferrite_core::DType::Block`] data (read, written and converted to
 //! GGUF, not computed with). U16, U32, U64, C64 and the 8-, 6- and 4-bit
-//! floats have neither: opening a file holding one fails with "unsupported
-//! dtype U32 in tensor 'x'".
+//! floats have neither: they are [`ferrite_core::DType::Opaque`] bytes, read,
+//! shown and written to safetensors, while a GGUF cannot store them. Sub-byte
+//! types pack whole bytes per tensor (an even count of 4-bit elements, a
+//! multiple of 4 of 6-bit ones), as the reference implementation requires.
 //!
 //! Validation goes beyond the reference reader in one respect and stops short
 //! in another: duplicate JSON keys are rejected (a JSON map would silently
