@@ -37,7 +37,8 @@ def tol(atol, rtol, why):
     return {"atol": float(atol), "rtol": float(rtol), "why": why}
 
 
-EXACT = tol(0, 0, "moves, selects, compares or converts values: bit-exact")
+# Bit-exact: the Rust side also tells -0.0 from +0.0 under this tolerance.
+EXACT = tol(0, 0, "moves, selects, compares or converts values: bit-exact, sign of zero included")
 
 
 def rounded(dt, why="one correctly rounded result on both sides"):

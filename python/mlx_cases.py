@@ -14,7 +14,8 @@ Writes two files (read by crates/ferrite-testkit/tests/mlx_conformance.rs):
      "output": tensor name or null,
      "error": MLX's error message or null (then Ferrite must reject the op
               when building it),
-     "tol": {"atol", "rtol", "why"}}   # |ferrite - mlx| <= atol + rtol·|mlx|
+     "tol": {"atol", "rtol", "why"}}   # |ferrite - mlx| <= atol + rtol·|mlx|;
+                                       # atol = rtol = 0 is bit-exact: -0.0 != +0.0
   A view step turns the stored base array into the operand, on both sides:
     ["transpose", perm] | ["slice", [[start, stop, step], ...]] (null = Python's
     default) | ["broadcast", shape]
@@ -30,9 +31,23 @@ import mlx.core as mx
 
 from mlx_case_lib import Suite
 from mlx_cases_elementwise import astype_cases, elementwise_binary, elementwise_unary, where_cases
-from mlx_cases_layout import creation_cases, reduction_cases, shape_cases
+from mlx_cases_layout import (
+    argreduce_all_cases,
+    creation_cases,
+    reduction_cases,
+    shape_cases,
+    shape_edge_cases,
+    signed_zero_cases,
+)
 from mlx_cases_misc import chain_cases, error_cases, large_cases
-from mlx_cases_nn import attention_cases, matmul_cases, norm_cases, rope_cases, softmax_cases
+from mlx_cases_nn import (
+    attention_cases,
+    attention_edge_cases,
+    matmul_cases,
+    norm_cases,
+    rope_cases,
+    softmax_cases,
+)
 
 
 def main():
@@ -56,6 +71,11 @@ def main():
         large_cases,
         chain_cases,
         error_cases,
+        # Added later, at the end so the cases above keep their seeded inputs.
+        shape_edge_cases,
+        argreduce_all_cases,
+        signed_zero_cases,
+        attention_edge_cases,
     ):
         build(s)
     s.save(sys.argv[1])

@@ -253,10 +253,10 @@ def astype_cases(s):
         if lim is not None:
             return g.uniform(shape, lim[0], lim[1], dt)
         # Float to float: many mantissa bits (f32->bf16 must round to nearest even),
-        # a zero, values that overflow f16/bf16 and f16 subnormals.
+        # zeros of both signs, values that overflow f16/bf16 and f16 subnormals.
         vals = g.rng.standard_normal(shape) * 100
         flat = vals.reshape(-1)
-        extra = [0.0, 1.00390625, 1.01171875, 70000.0, 3e-6, -1e-7, 65519.0, 65520.0]
+        extra = [0.0, -0.0, 1.00390625, 1.01171875, 70000.0, 3e-6, -1e-7, 65519.0, 65520.0]
         flat[: min(len(extra), flat.size)] = extra[: flat.size]
         return g.to_mx(vals, dt)
 

@@ -295,3 +295,238 @@ def reduction_cases(s):
 
 
 # ---------------------------------------------------------------- nn
+
+
+# ---------------------------------------------------------------- shape edges
+
+
+def expand_target(xshape, shape):
+    """The broadcast shape Ferrite's `expand` asks for: -1 keeps an existing
+    axis (aligned from the right); any other -1 is left for MLX to reject."""
+    off = len(shape) - len(xshape)
+    if off < 0:
+        return list(shape)
+    return [xshape[i - off] if d == -1 and i >= off else d for i, d in enumerate(shape)]
+
+
+def shape_edge_cases(s):
+    """Empty axes, size-1 axes and 0-d inputs for the view and copy ops, and
+    `expand` (PyTorch-style broadcast_to, where -1 keeps an axis)."""
+    g = s.g
+    for dt in ("f32", "bf16", "i32", "bool"):
+        mk = (
+            (lambda sh, dt=dt: g.normal(sh, dt))
+            if dt in ULP
+            else (lambda sh: g.bools(sh)) if dt == "bool" else (lambda sh: g.ints(sh, -50, 50, "i32"))
+        )
+        for shape, layout in [((2, 0, 3), "T"), ((0,), "contig"), ((), "contig"), ((1, 1, 4), "neg")]:
+            s.case("flatten", [operand(shape, mk, layout)], mx.flatten, EXACT, label="edge")
+        for shape, layout in [((3, 0, 2), "T"), ((0, 4), "contig"), ((1, 5, 1), "step")]:
+            s.case("transpose", [operand(shape, mk, layout)], mx.transpose, EXACT, label="edge")
+        for shape, layout, a, b in [((2, 0, 3), "contig", 1, 2), ((0, 5), "neg", 0, -1), ((4, 1, 3), "T", 0, 1)]:
+            s.case(
+                "swapaxes",
+                [operand(shape, mk, layout)],
+                lambda x, a=a, b=b: mx.swapaxes(x, a, b),
+                EXACT,
+                params={"a": a, "b": b},
+                label="edge",
+            )
+        for shape, layout, axis in [((0, 3), "contig", 1), ((2, 0), "T", -1), ((), "contig", 0), ((0,), "contig", 0)]:
+            s.case(
+                "expand_dims",
+                [operand(shape, mk, layout)],
+                lambda x, axis=axis: mx.expand_dims(x, axis),
+                EXACT,
+                params={"axis": axis},
+                label="edge",
+            )
+        for shape, layout, perm in [
+            ((1, 3, 1), "contig", [2, 0, 1]),
+            ((4, 1), "T", [1, 0]),
+            ((1, 1, 5), "bcast", [2, 1, 0]),
+            ((2, 1, 3, 1), "neg", [3, 1, 0, 2]),
+        ]:
+            s.case(
+                "permute",
+                [operand(shape, mk, layout)],
+                lambda x, perm=perm: mx.transpose(x, perm),
+                EXACT,
+                params={"perm": perm},
+                label="size-1",
+            )
+        for shape, layout, args in [
+            ((1, 5), "contig", [[None, None, -1], [1, 4, 1]]),
+            ((4, 1, 3), "T", [[None, None, 2], [0, 1, 1], [-1, None, -1]]),
+            ((1,), "contig", [[-1, None, 1]]),
+            ((1, 3), "step", [[1, None, 1]]),
+            ((1, 1), "bcast", [[None, None, -1], [None, None, -1]]),
+        ]:
+            s.case(
+                "slice",
+                [operand(shape, mk, layout)],
+                lambda x, args=args: x[tuple(slice(*t) for t in args)],
+                EXACT,
+                params={"args": args},
+                label="size-1",
+            )
+        # stack: empty parts, size-1 axes and 0-d parts (one or several).
+        for label, axis, parts in [
+            ("empty", 0, [((0, 3), "contig"), ((0, 3), "T"), ((0, 3), "neg")]),
+            ("empty", 1, [((0, 3), "contig"), ((0, 3), "step")]),
+            ("empty", -1, [((2, 0), "T"), ((2, 0), "contig")]),
+            ("empty", 0, [((0,), "contig")]),
+            ("size-1", 1, [((1, 4), "contig"), ((1, 4), "T"), ((1, 4), "step")]),
+            ("size-1", -1, [((3, 1), "neg"), ((3, 1), "bcast")]),
+            ("size-1", 0, [((1,), "contig")]),
+            ("0-d", 0, [((), "contig"), ((), "contig"), ((), "contig")]),
+        ]:
+            ops = [operand(sh, mk, layout) for sh, layout in parts]
+            s.case(
+                "stack", ops, lambda *xs, axis=axis: mx.stack(xs, axis), EXACT, params={"axis": axis}, label=label
+            )
+        # take_along_axis with empty data or index axes (the index broadcasts
+        # against the data on the other axes), and along a size-1 axis.
+        for shape, layout, idx_shape, axis in [
+            ((0, 5), "contig", (0, 2), 1),
+            ((0, 5), "T", (1, 2), 1),
+            ((4, 6), "neg", (4, 0), 1),
+            ((3, 5, 2), "T", (3, 0, 2), 1),
+            ((3, 0, 2), "contig", (3, 0, 2), 1),
+            ((5, 1), "T", (5, 3), 1),
+            ((1, 6), "step", (4, 6), 0),
+        ]:
+            n = shape[axis]
+            ix = operand(idx_shape, lambda sh, n=n: g.ints(sh, -n, max(n, 1), "i32"), "contig")
+            s.case(
+                "take_along_axis",
+                [operand(shape, mk, layout), ix],
+                lambda x, i, axis=axis: mx.take_along_axis(x, i, axis),
+                EXACT,
+                params={"axis": axis},
+                label="edge",
+            )
+        # index_select along a size-1 axis (indices 0 and -1 only) and on empty data.
+        for shape, layout, idx, axis in [
+            ((1, 5), "contig", [0, -1, 0], 0),
+            ((4, 1, 3), "T", [0, 0], 1),
+            ((1,), "contig", [-1], 0),
+            ((0, 4), "contig", [3, 0, -4], 1),
+        ]:
+            ix = Operand(g.to_mx(idx, "i32"))
+            s.case(
+                "index_select",
+                [operand(shape, mk, layout), ix],
+                lambda x, i, axis=axis: mx.take(x, i, axis),
+                EXACT,
+                params={"axis": axis},
+                label="edge",
+            )
+        # expand: -1 keeps an axis, other sizes broadcast a size-1 axis or add leading ones.
+        for shape, layout, target in [
+            ((3, 1), "contig", [2, -1, 4]),
+            ((4, 1, 3), "T", [-1, 5, -1]),
+            ((1,), "contig", [0]),
+            ((), "contig", [3, 2]),
+            ((2, 1), "step", [-1, -1]),
+            ((5,), "neg", [3, -1]),
+            ((0, 1), "contig", [-1, 4]),
+            ((1, 3), "bcast", [2, 2, -1, -1]),
+        ]:
+            a = operand(shape, mk, layout)
+            want = expand_target(shape, target)
+            s.case(
+                "expand",
+                [a],
+                lambda x, want=want: mx.broadcast_to(x, want),
+                EXACT,
+                params={"shape": target},
+                label=f"{target}",
+            )
+    z = lambda *shape: Operand(g.to_mx(np.zeros(shape), "f32"))
+    for shape, target, label in [
+        ((3,), [4], "3 to 4"),
+        ((3,), [-1, 3], "-1 on a new axis"),
+        ((2, 3), [3], "fewer axes"),
+        ((3,), [-2], "negative size"),
+    ]:
+        want = expand_target(shape, target)
+        s.error(
+            "expand",
+            [z(*shape)],
+            lambda x, want=want: mx.broadcast_to(x, want),
+            params={"shape": target},
+            label=label,
+        )
+
+
+def argreduce_all_cases(s):
+    """argmax/argmin over the flattened array (MLX's axis=None): the index
+    counts elements in row-major order of the logical array, whatever the
+    view's strides; ties resolve to the first."""
+    g = s.g
+    for op, fn in (("argmax", mx.argmax), ("argmin", mx.argmin)):
+        for shape, layout in [
+            ((3, 5, 7), "T"),
+            ((17, 33), "neg"),
+            ((129,), "contig"),
+            ((2, 1, 3), "step"),
+            ((4, 6), "bcast"),
+            ((), "contig"),
+        ]:
+            for dt in ("f32", "bf16", "i32"):
+                a = operand(shape, lambda sh, dt=dt: g.ints(sh, -3, 4, dt), layout)
+                # MLX 0.32 cannot make a keepdims result of a 0-d input ("cannot
+                # create std::vector larger than max_size()"): only keepdims=False there.
+                for kd in (False, True) if shape else (False,):
+                    s.case(
+                        op,
+                        [a],
+                        lambda x, kd=kd, fn=fn: fn(x, keepdims=kd),
+                        EXACT,
+                        params={"axis": None, "keepdims": kd},
+                        label="all",
+                        out_cast=mx.int32,  # MLX returns uint32, Ferrite i32 (see reduction_cases)
+                    )
+        z = Operand(g.to_mx(np.zeros((0, 3)), "f32"))
+        s.error(op, [z], lambda x, fn=fn: fn(x), params={"axis": None, "keepdims": False}, label="all, empty")
+
+
+def signed_zero_cases(s):
+    """-0.0 and +0.0 through the bit-exact ops (EXACT tells them apart)."""
+    g = s.g
+    pa = [0.0, -0.0, 0.0, -0.0, -0.0, 0.0, 1.0, -1.0]
+    pb = [-0.0, 0.0, 0.0, -0.0, 1.0, -1.0, -0.0, 0.0]
+    for dt in FLOATS:
+        a, b = Operand(g.to_mx(pa, dt)), Operand(g.to_mx(pb, dt))
+        s.case("maximum", [a, b], mx.maximum, EXACT, label="signed zeros")
+        s.case("minimum", [a, b], mx.minimum, EXACT, label="signed zeros")
+        c = Operand(g.to_mx([True, False] * 4, "bool"))
+        s.case("where", [c, a, b], mx.where, EXACT, label="signed zeros")
+        s.case("negative", [a], mx.negative, EXACT, label="signed zeros")
+        s.case("abs", [a], mx.abs, EXACT, label="signed zeros")
+        s.case("relu", [a], lambda x: mx.maximum(x, 0), EXACT, label="signed zeros")
+        for dst in FLOATS:
+            if dst != dt:
+                s.case(
+                    "astype",
+                    [a],
+                    lambda x, dst=dst: x.astype(MX[dst]),
+                    EXACT,
+                    params={"dtype": dst},
+                    label="signed zeros",
+                )
+    # Reductions: which zero a max/min of mixed zeros keeps.
+    zs = [[0.0, -0.0], [-0.0, 0.0], [-0.0, -0.0], [0.0, 0.0], [-0.0, 1.0], [-1.0, 0.0]]
+    for dt in FLOATS:
+        a = Operand(g.to_mx(zs, dt))
+        for op, fn in (("max", mx.max), ("min", mx.min)):
+            for axes in ([-1], [0], None):
+                s.case(
+                    op,
+                    [a],
+                    lambda x, axes=axes, fn=fn: fn(x, axes),
+                    EXACT,
+                    params={"axes": axes, "keepdims": False},
+                    label="signed zeros",
+                )

@@ -7,7 +7,7 @@ import mlx.nn as nn
 import numpy as np
 
 from mlx_case_lib import *  # noqa: F403 (the shared case vocabulary)
-from mlx_cases_nn import attention_tol, norm_tol, rope_tol, softmax, softmax_tol
+from mlx_cases_nn import attention_tol, kv_operand, norm_tol, rope_tol, softmax, softmax_tol
 
 
 def large_cases(s):
@@ -76,10 +76,18 @@ def large_cases(s):
         a = operand((130, 257), lambda sh: g.normal(sh, dt), "contig")
         b = operand((257, 131), lambda sh: g.normal(sh, dt), "T")
         s.case("matmul_bias", [a, b, c], lambda a, b, c: mx.addmm(c, a, b), accumulated(dt, 258, 3.0), label="large")
-        for b_, hq, hkv, tq, tk, d, mask in [(1, 8, 2, 64, 257, 128, "causal"), (1, 32, 8, 1, 1025, 64, None)]:
+        # K/V: a prefix of a preallocated cache (prefill) and transposed
+        # (B, T, H, D) projections (decode), as models pass them, and contiguous.
+        for b_, hq, hkv, tq, tk, d, mask, kl in [
+            (1, 8, 2, 64, 257, 128, "causal", "cache"),
+            (1, 32, 8, 1, 1025, 64, None, "BTHD"),
+            (1, 8, 2, 64, 257, 128, "causal", "contig"),
+        ]:
+            if kl == "contig" and dt != "f32":
+                continue
             q = operand((b_, hq, tq, d), lambda sh: g.normal(sh, dt), "T")
-            k = operand((b_, hkv, tk, d), lambda sh: g.normal(sh, dt), "contig")
-            v = operand((b_, hkv, tk, d), lambda sh: g.normal(sh, dt), "contig")
+            k = kv_operand((b_, hkv, tk, d), lambda sh: g.normal(sh, dt), kl)
+            v = kv_operand((b_, hkv, tk, d), lambda sh: g.normal(sh, dt), "contig" if kl == "cache" else kl)
             scale = 1.0 / math.sqrt(d)
             s.case(
                 "attention",
@@ -89,7 +97,7 @@ def large_cases(s):
                 ),
                 attention_tol(dt, d, tk),
                 params={"scale": scale, "mask": mask},
-                label="large",
+                label=f"large K {kl}",
             )
         x = operand((1, 32, 64, 128), lambda sh: g.normal(sh, dt), "contig")
         s.case(

@@ -346,3 +346,96 @@ def matmul_cases(s):
 
 
 # ---------------------------------------------------------------- kernel edges
+
+
+def kv_operand(shape, make, layout):
+    """A K or V operand of `shape` (B, H, T, D) reached the ways K/V reach
+    attention in user code, beyond `operand`'s layouts:
+    BTHD: projections stored (B, T, H, D) and transposed to (B, H, T, D);
+    KT: stored transposed (B, H, D, T), swapped back;
+    cache: the first T rows of a longer preallocated (B, H, T + 3, D) cache."""
+    b, h, t, d = shape
+    if layout == "BTHD":
+        return Operand(make((b, t, h, d)), [["transpose", [0, 2, 1, 3]]], layout)
+    if layout == "KT":
+        return Operand(make((b, h, d, t)), [["transpose", [0, 1, 3, 2]]], layout)
+    if layout == "cache":
+        full = [None, None, 1]
+        return Operand(make((b, h, t + 3, d)), [["slice", [full, full, [0, t, 1], full]]], layout)
+    return operand(shape, make, layout)
+
+
+def attention_case(s, dt, b, hq, hkv, tq, tk, d, dv, mask, k_layout="contig", v_layout="contig", q_layout="contig"):
+    g = s.g
+    q = operand((b, hq, tq, d), lambda sh: g.normal(sh, dt), q_layout)
+    k = kv_operand((b, hkv, tk, d), lambda sh: g.normal(sh, dt), k_layout)
+    v = kv_operand((b, hkv, tk, dv), lambda sh: g.normal(sh, dt), v_layout)
+    ops = [q, k, v]
+    if mask == "additive":
+        m = g.rng.standard_normal((tq, tk))
+        m[:, ::4] = -np.inf
+        ops.append(Operand(g.to_mx(m, dt)))
+    elif mask == "bool":
+        keep = g.rng.random((b, 1, tq, tk)) < 0.6
+        if tk:
+            keep[..., 0] = True  # no fully masked row (its softmax is undefined)
+        ops.append(Operand(g.to_mx(keep, "bool")))
+    # With d = 0 every score is 0 whatever the scale (1/sqrt(0) would be inf).
+    scale = 1.0 / math.sqrt(d) if d else 1.0
+
+    def fn(q, k, v, *m, scale=scale, mask=mask):
+        mk = "causal" if mask == "causal" else (m[0] if m else None)
+        return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mk)
+
+    s.case(
+        "attention",
+        ops,
+        fn,
+        attention_tol(dt, d, tk),
+        params={"scale": scale, "mask": mask if mask in (None, "causal") else "array"},
+        label=f"{mask or ''} K {k_layout}".strip(),
+    )
+
+
+def attention_edge_cases(s):
+    """K (and V) as the strided views they are in models (transposed
+    projections, a slice of a preallocated cache, K stored transposed), on
+    both the few-row (decode) and the GEMM path, and empty axes: no batch,
+    no queries, no keys (MLX gives zeros: an empty weighted sum), zero-length
+    keys (all scores 0: a uniform average of V), zero-length values."""
+    cases = [
+        # B, Hq, Hkv, Tq, Tk, D, Dv, mask, K layout, V layout
+        (1, 8, 2, 5, 9, 16, 16, "causal", "BTHD", "BTHD"),
+        (1, 8, 2, 1, 17, 32, 32, None, "cache", "cache"),
+        (1, 32, 8, 1, 40, 64, 64, "causal", "KT", "cache"),
+        (2, 4, 2, 7, 7, 8, 8, "additive", "KT", "contig"),
+        (1, 4, 1, 3, 5, 8, 8, "bool", "T", "step"),
+        (1, 32, 4, 20, 20, 16, 16, "causal", "step", "T"),
+        (2, 6, 3, 4, 11, 16, 12, None, "neg", "contig"),
+        (1, 4, 4, 33, 40, 64, 64, "causal", "cache", "BTHD"),
+        (1, 4, 2, 9, 9, 16, 16, "additive", "bcast", "contig"),
+    ]
+    for i, (b, hq, hkv, tq, tk, d, dv, mask, kl, vl) in enumerate(cases):
+        for dt in FLOATS if i % 2 == 0 else ("f32",):
+            attention_case(s, dt, b, hq, hkv, tq, tk, d, dv, mask, kl, vl, LAYOUTS[i % 3])
+    empty = [
+        (0, 4, 2, 3, 5, 8, 8, None),
+        (0, 4, 2, 3, 5, 8, 8, "causal"),
+        (1, 4, 2, 0, 5, 8, 8, "causal"),
+        (1, 4, 2, 0, 5, 8, 8, "additive"),
+        (1, 4, 1, 0, 5, 8, 8, "bool"),
+        (1, 4, 2, 3, 0, 8, 8, None),
+        (1, 4, 2, 3, 0, 8, 8, "causal"),
+        (2, 4, 4, 3, 0, 8, 8, "additive"),
+        (1, 8, 2, 1, 0, 16, 16, None),  # a decode step on an empty cache (few-row path)
+        (1, 2, 1, 20, 0, 8, 8, "causal"),  # GEMM path
+        (1, 4, 2, 3, 5, 0, 8, None),
+        (1, 4, 2, 3, 5, 0, 8, "causal"),
+        (1, 2, 1, 20, 24, 0, 4, "causal"),  # Tq <= Tk: no fully masked row
+        (1, 4, 2, 3, 5, 8, 0, "causal"),
+        (1, 4, 2, 3, 5, 8, 0, "additive"),
+    ]
+    for i, (b, hq, hkv, tq, tk, d, dv, mask) in enumerate(empty):
+        for dt in ("f32", "bf16") if i % 3 == 0 else ("f32",):
+            kl = ("contig", "T", "BTHD", "cache")[i % 4]
+            attention_case(s, dt, b, hq, hkv, tq, tk, d, dv, mask, kl, kl)

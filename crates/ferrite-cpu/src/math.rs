@@ -51,8 +51,9 @@ macro_rules! scalar_unary {
                 let c = (FRAC_2_SQRT_PI / std::f64::consts::SQRT_2) as $t;
                 0.5 * v * (1.0 + (c * (v + 0.044715 * v * v * v)).tanh())
             }),
-            // NaN passes through, as in MLX's maximum(x, 0).
-            UnaryOp::Relu => map1(x, |v: $t| if v < 0.0 { 0.0 } else { v }),
+            // max(x, 0) as MLX computes it: NaN passes through and -0 gives +0
+            // (`<=`, not `<`: -0.0 < 0.0 is false, which would keep the sign).
+            UnaryOp::Relu => map1(x, |v: $t| if v <= 0.0 { 0.0 } else { v }),
             UnaryOp::Relu2 => map1(x, |v: $t| if v < 0.0 { 0.0 } else { v * v }),
             UnaryOp::LogicalNot => map1(x, |v| if v == 0.0 { 1.0 } else { 0.0 }),
         }

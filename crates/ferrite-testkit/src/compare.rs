@@ -5,7 +5,9 @@ use ferrite_core::{Array, DType};
 use half::{bf16, f16};
 
 /// Allowed difference: `|got - want| <= atol + rtol·|want|`. NaN must meet
-/// NaN and an infinity the same infinity, whatever the tolerance.
+/// NaN and an infinity the same infinity, whatever the tolerance. An exact
+/// tolerance (`atol == rtol == 0`, [`Tolerance::EXACT`]) is bit-exact: it
+/// also tells -0.0 from +0.0, which a zero difference alone would not.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
     pub atol: f64,
@@ -18,6 +20,11 @@ impl Tolerance {
         rtol: 0.0,
     };
 
+    /// True for the bit-exact tolerance (no allowed difference at all).
+    pub fn is_exact(self) -> bool {
+        self.atol == 0.0 && self.rtol == 0.0
+    }
+
     /// How far `got` is from `want` in units of the allowance (≤ 1 passes).
     fn excess(self, got: f64, want: f64) -> f64 {
         if got.is_nan() || want.is_nan() || got.is_infinite() || want.is_infinite() {
@@ -26,7 +33,13 @@ impl Tolerance {
         }
         let diff = (got - want).abs();
         if diff == 0.0 {
-            return 0.0;
+            // Equal values; only the sign of a zero can still differ.
+            let sign_differs = got.is_sign_negative() != want.is_sign_negative();
+            return if sign_differs && self.is_exact() {
+                f64::INFINITY
+            } else {
+                0.0
+            };
         }
         let allowed = self.atol + self.rtol * want.abs();
         if allowed == 0.0 {
@@ -254,6 +267,25 @@ mod tests {
         // A NaN where a number belongs is the worst possible error.
         assert_eq!(d.worst.unwrap().index, vec![1, 0]);
         assert!(!compare(&[-0.0, 1.0], &[0.0, 1.0 + 1e-12], &[2], Tolerance::EXACT).passed());
+    }
+
+    #[test]
+    fn exact_tells_the_sign_of_zero() {
+        let exact = Tolerance::EXACT;
+        for (got, want) in [(-0.0, 0.0), (0.0, -0.0)] {
+            let d = compare(&[1.0, got], &[1.0, want], &[2], exact);
+            assert_eq!(d.failures, 1, "{got} vs {want}: {d}");
+            assert_eq!(d.worst.unwrap().index, vec![1]);
+        }
+        assert!(compare(&[-0.0, 0.0], &[-0.0, 0.0], &[2], exact).passed());
+        // NaN still meets NaN, whatever its sign bit.
+        assert!(compare(&[f64::NAN], &[-f64::NAN], &[1], exact).passed());
+        // A stated tolerance compares values, and -0.0 == +0.0 as values.
+        let loose = Tolerance {
+            atol: 0.0,
+            rtol: 1e-6,
+        };
+        assert!(compare(&[-0.0], &[0.0], &[1], loose).passed());
     }
 
     #[test]

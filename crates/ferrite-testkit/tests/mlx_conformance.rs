@@ -351,6 +351,7 @@ fn build(op: &str, p: &Params, x: &[Array]) -> Result<Array> {
         "swapaxes" => x[0].swapaxes(p.int("a"), p.int("b"))?,
         "slice" => x[0].slice(&slice_args(p.get("args")))?,
         "broadcast_to" => x[0].broadcast_to(&usizes(p.get("shape")))?,
+        "expand" => x[0].expand(&isizes(p.get("shape")))?,
         "expand_dims" => x[0].expand_dims(p.int("axis"))?,
         "squeeze" => x[0].squeeze(&isizes(p.get("axes")))?,
         "concatenate" => Array::concatenate(x, p.int("axis"))?,
@@ -371,6 +372,9 @@ fn build(op: &str, p: &Params, x: &[Array]) -> Result<Array> {
             let ddof = p.0.get("ddof").and_then(Value::as_u64).unwrap_or(0) as u32;
             x[0].var(&p.axes(), keepdims(), ddof)?
         }
+        // A null axis is MLX's axis=None: over the flattened array.
+        "argmax" if p.get("axis").is_null() => x[0].argmax_all(keepdims())?,
+        "argmin" if p.get("axis").is_null() => x[0].argmin_all(keepdims())?,
         "argmax" => x[0].argmax(p.int("axis"), keepdims())?,
         "argmin" => x[0].argmin(p.int("axis"), keepdims())?,
         "softmax" => x[0].softmax(p.int("axis"))?,

@@ -114,4 +114,38 @@ impl Array {
     pub fn argmin(&self, axis: isize, keepdims: bool) -> Result<Array> {
         self.arg_reduce(ArgReduceOp::ArgMin, axis, keepdims)
     }
+
+    /// Over every axis: the index into the row-major flattened array (MLX's
+    /// `axis=None`), shape `[]`, or all ones with `keepdims`.
+    fn arg_reduce_all(&self, op: ArgReduceOp, keepdims: bool) -> Result<Array> {
+        computable("arg_reduce", self.dtype())?;
+        if self.size() == 0 {
+            return crate::error::shape_err(
+                "arg_reduce",
+                format!(
+                    "cannot take argmax/argmin of an empty array (shape {:?})",
+                    self.shape()
+                ),
+            );
+        }
+        let index = self.flatten()?.arg_reduce(op, 0, false)?;
+        if keepdims {
+            index.reshape(&vec![1; self.ndim()])
+        } else {
+            Ok(index)
+        }
+    }
+
+    /// Index of the first maximum over all axes, counted in the row-major
+    /// flattened array (as i32; MLX's `argmax(x)` with `axis=None`). The
+    /// result has shape `[]`, or one size-1 axis per input axis with
+    /// `keepdims`. An empty array is rejected.
+    pub fn argmax_all(&self, keepdims: bool) -> Result<Array> {
+        self.arg_reduce_all(ArgReduceOp::ArgMax, keepdims)
+    }
+
+    /// Index of the first minimum over all axes, as [`Array::argmax_all`].
+    pub fn argmin_all(&self, keepdims: bool) -> Result<Array> {
+        self.arg_reduce_all(ArgReduceOp::ArgMin, keepdims)
+    }
 }
