@@ -1,31 +1,41 @@
 //! Steady-state evaluation of a repeated graph allocates no new buffers: a
-//! counting allocator sees no large allocation after the first run (graph
-//! nodes themselves are small and not counted).
+//! counting allocator sees no new data buffer after the first runs, large or
+//! small. Data buffers are told apart from graph nodes (which every build makes
+//! afresh) by their cache-line alignment: `AlignedBuf` is the only 64-aligned
+//! allocation.
 
 use ferrite_core::{Array, DType};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Allocations at least this big are data buffers; every array below is far larger.
+/// Allocations at least this big are counted whatever their alignment.
 const LARGE: usize = 64 * 1024;
+/// `AlignedBuf`'s alignment: a data buffer of any size.
+const BUFFER_ALIGN: usize = 64;
 
 struct Counting;
 static LARGE_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static BUFFER_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+fn count(layout: Layout) {
+    if layout.size() >= LARGE {
+        LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+    if layout.align() == BUFFER_ALIGN {
+        BUFFER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= LARGE {
-            LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count(layout);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= LARGE {
-            LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count(layout);
         unsafe { System.alloc_zeroed(layout) }
     }
 }
@@ -36,7 +46,10 @@ static GLOBAL: Counting = Counting;
 fn step(x: &Array, w: &Array, g: &Array) -> ferrite_core::Result<Vec<f32>> {
     let h = x.rms_norm(Some(g), 1e-5)?.matmul(w)?;
     let y = h.silu()?.mul(&h)?.softmax(-1)?.sum(&[0], false)?;
-    y.to_vec::<f32>()
+    // Small buffers too: a 16-element slice, its square, a 1-element max.
+    let small = y.slice(&[ferrite_core::SliceArg::range(0, 16)])?.square()?;
+    let m = small.max(&[0], true)?;
+    y.add(&m)?.to_vec::<f32>()
 }
 
 #[test]
@@ -48,18 +61,31 @@ fn repeated_graph_allocates_no_new_buffers() -> ferrite_core::Result<()> {
     for a in [&x, &w, &g] {
         a.eval()?;
     }
+    let counts = || {
+        (
+            LARGE_ALLOCS.load(Ordering::Relaxed),
+            BUFFER_ALLOCS.load(Ordering::Relaxed),
+        )
+    };
+    let start = counts();
     let first = step(&x, &w, &g)?;
+    // The first run fills the pool: the counter does see data buffers, small ones
+    // included (more buffers than the large ones).
+    let filled = counts();
+    assert!(
+        filled.1 - start.1 > filled.0 - start.0,
+        "{start:?} -> {filled:?}"
+    );
     step(&x, &w, &g)?;
-    let before = LARGE_ALLOCS.load(Ordering::Relaxed);
+    let before = counts();
     for _ in 0..10 {
         assert_eq!(step(&x, &w, &g)?, first);
     }
-    let after = LARGE_ALLOCS.load(Ordering::Relaxed);
+    let after = counts();
     assert_eq!(
-        after - before,
-        0,
-        "steady-state evaluation made {} large allocations",
-        after - before
+        (after.0 - before.0, after.1 - before.1),
+        (0, 0),
+        "steady-state evaluation made (large, data-buffer) allocations"
     );
     Ok(())
 }
