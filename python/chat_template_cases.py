@@ -1,6 +1,7 @@
 """Reference renderings of chat templates by transformers' apply_chat_template.
 
     python chat_template_cases.py OUT_DIR
+    python chat_template_cases.py --render MODEL_DIR TEMPLATE MESSAGES_JSON [--no-generation-prompt]
 
 Makes the two generated models (make_model.py with the Llama 2 and Llama 3
 tokenizers) under OUT_DIR, then renders a fixed set of conversations with every
@@ -11,10 +12,17 @@ template, and writes OUT_DIR/cases.json: a list of cases
      tokenizer_config.json gives the special tokens (and, for "model", the
      template), "messages", "tools", "documents" (each a JSON text, so that key
      order survives), "kwargs" ({name: JSON text}), "add_generation_prompt",
-     "expected": str | null, "error": str | null, "raised": bool}
+     "expected": str | null, "error": str | null, "error_type": the Python
+     exception's class name | null, "raised": bool}
 
 `raised` marks errors raised by the template's own raise_exception(), whose
-message Ferrite must reproduce; other errors only have to be errors there too.
+message Ferrite must reproduce; transformers' own ValueErrors must be
+reproduced too; the test (transformers_parity.rs) says what it asks of the
+errors of Jinja and of Python itself.
+
+The second form renders one `ferrite template` input (a messages file, as that
+command reads it) with transformers and prints the outcome as one JSON object:
+the CLI test compares `ferrite template` with it.
 strftime_now() reads a fixed clock (2024-03-07 09:05:00) so the cases are
 reproducible; the Rust test sets the same time.
 """
@@ -139,6 +147,9 @@ COHERE_TOOLS = [
     {"name": "directly_answer", "description": "Answers without tools", "parameter_definitions": {}},
 ]
 
+# firefunction-v2 reads its function specs and the date from these variables.
+FUNCTIONS_KWARGS = {"functions": json.dumps([t["function"] for t in TOOLS], indent=2), "datetime": "2024-03-07"}
+
 DOCS = [
     {"title": "Paris", "text": "Paris is the capital of France."},
     {"title": "Rust", "text": "Rust is a systems language."},
@@ -167,16 +178,17 @@ CONVERSATIONS = [
     ("kwargs", [SYSTEM, U1], None, None, {"date_string": "01 Jan 2025", "reasoning_effort": "high", "thinking": True}),
     ("multi_tool_calls", [U_WEATHER, TOOL_CALLS_2, *TOOL_RESULTS_2], TOOLS, None, {}),
     ("multi_tool_calls_system", [SYSTEM, U_WEATHER, TOOL_CALLS_2, *TOOL_RESULTS_2, A_AFTER_TOOL], TOOLS, None, {}),
-    (
-        "functions_kwarg",
-        [SYSTEM, U_WEATHER],
-        None,
-        None,
-        {"functions": json.dumps([t["function"] for t in TOOLS], indent=2), "datetime": "2024-03-07"},
-    ),
+    ("functions_kwarg", [SYSTEM, U_WEATHER], None, None, FUNCTIONS_KWARGS),
+    # firefunction-v2 and Command R's tool_use template fail without their
+    # functions/tools, so these give them conversations without a system message.
+    ("functions_kwarg_no_system", [U_WEATHER], None, None, FUNCTIONS_KWARGS),
+    ("functions_kwarg_multi", [U1, A1, U2], None, None, FUNCTIONS_KWARGS),
     ("gpt_oss_builtin", [U_WEATHER], TOOLS, None, {"builtin_tools": ["browser", "python"], "model_identity": "M"}),
     ("granite_controls", [U_WEATHER], None, DOCS, {"controls": {"citations": True, "hallucinations": True}}),
     ("cohere_tools", [SYSTEM, U_WEATHER], COHERE_TOOLS, None, {}),
+    ("cohere_tools_no_system", [U_WEATHER], COHERE_TOOLS, None, {}),
+    ("cohere_tools_multi", [U1, A1, U2], COHERE_TOOLS, None, {}),
+    ("cohere_tool_calls", [U_WEATHER, TOOL_CALL, TOOL_RESULT, A_AFTER_TOOL, U2], COHERE_TOOLS, None, {}),
     ("empty_content", [SYSTEM, {"role": "user", "content": ""}], None, None, {}),
 ]
 
@@ -227,7 +239,9 @@ SNIPPETS = {
     "|{{ ['a', 'b'] | join }}|{{ nothing | default('d') }}|{{ undefined_var | default('u') }}|{{ [3, 1, 2] | sort }}"
     "|{{ 'x' | upper }}|{{ text | replace(' ', '_') }}|{{ [1, 2] | first }}|{{ [1, 2] | last }}|{{ 'abc' | length }}"
     "|{{ items | map(attribute='name') | reject('equalto', 'y') | list }}|{{ 3.7 | int }}|{{ '5' | int + 1 }}|{{ 2 | float }}",
-    "indent": "{{ 'a\nb\n\nc' | indent(2) }}|{{ 'a\nb' | indent(4, true) }}|{{ 'a\n\nb' | indent(2, blank=true) }}",
+    "indent": "{{ 'a\nb\n\nc' | indent(2) }}|{{ 'a\nb' | indent(4, true) }}|{{ 'a\n\nb' | indent(2, blank=true) }}"
+    "|{{ '{\n' | indent(4, first=true) }}|{{ 'x\r\ny\n\n' | indent('> ') }}|{{ 'a\n\nb\n' | indent(width=1, blank=true, first=true) }}"
+    "|{{ '' | indent(first=true) }}|{{ 'p\x0bq\u2028r\rs' | indent(2) }}|{{ text | indent(0, true) }}",
     "tests": "{{ flag is true }}{{ flag is false }}{{ nothing is none }}{{ num is number }}{{ text is string }}"
     "{{ obj is mapping }}{{ items is iterable }}{{ text is iterable }}{{ undefined_var is defined }}{{ num is integer }}"
     "{{ ratio is float }}{{ items is sequence }}{{ obj is sequence }}{{ num is odd }}{{ 'a' is in 'abc' }}",
@@ -313,15 +327,38 @@ def render(tok, template, messages, tools, documents, kwargs, gen, cont=None):
             tokenize=False,
             **kwargs,
         )
-        return {"expected": out, "error": None, "raised": False}
+        return {"expected": out, "error": None, "error_type": None, "raised": False}
     except jinja2.exceptions.TemplateError as e:
         # raise_exception() raises exactly TemplateError; Jinja's own failures are subclasses.
-        return {"expected": None, "error": str(e), "raised": type(e) is jinja2.exceptions.TemplateError}
+        return {
+            "expected": None,
+            "error": str(e),
+            "error_type": type(e).__name__,
+            "raised": type(e) is jinja2.exceptions.TemplateError,
+        }
     except Exception as e:  # noqa: BLE001 - every failure of the reference is a case to reproduce
-        return {"expected": None, "error": f"{type(e).__name__}: {e}", "raised": False}
+        return {"expected": None, "error": f"{type(e).__name__}: {e}", "error_type": type(e).__name__, "raised": False}
+
+
+def render_file(model_dir, template_path, messages_path, gen):
+    """One rendering of a `ferrite template --messages FILE` input: FILE holds
+    a list of messages or {"messages": [...], "tools": [...]}, read with its
+    key order as Python keeps it."""
+    data = json.loads(Path(messages_path).read_text(encoding="utf-8"))
+    messages, tools = (data, None) if isinstance(data, list) else (data["messages"], data.get("tools"))
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    source = Path(template_path).read_text(encoding="utf-8")
+    return render(tok, source, messages, tools, None, {}, gen)
 
 
 def main():
+    if sys.argv[1] == "--render":
+        # --render MODEL_DIR TEMPLATE MESSAGES_JSON [--no-generation-prompt]: one
+        # rendering as JSON on stdout ({"expected", "error", "error_type", "raised"}).
+        model_dir, template, messages = sys.argv[2:5]
+        gen = "--no-generation-prompt" not in sys.argv[5:]
+        print(json.dumps(render_file(model_dir, template, messages, gen), ensure_ascii=False))
+        return
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     dirs = make_models(out)

@@ -70,6 +70,7 @@ pub(crate) fn environment() -> Environment<'static> {
     });
     env.set_unknown_method_callback(methods);
     env.add_filter("tojson", tojson);
+    env.add_filter("indent", indent);
     env.add_filter("string", |v: &Value| py_str(v));
     env.add_function("raise_exception", raise_exception);
     env.add_test("none", |v: &Value| is_none(v));
@@ -124,6 +125,107 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     }
     kwargs.assert_all_used()?;
     json_dumps(value, &style).map(Value::from)
+}
+
+/// Jinja2's `indent(s, width=4, first=False, blank=False)`, which differs
+/// from minijinja's at the end of the text: Jinja2 appends a newline, splits
+/// with Python's `str.splitlines` and joins the lines again, so a trailing
+/// newline survives (`'{\n' | indent(4, first=true)` is `'    {\n'`), where
+/// minijinja drops it. Command R's tool-call template relies on that.
+fn indent(
+    value: &Value,
+    width: Option<Value>,
+    first: Option<Value>,
+    blank: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let Some(text) = value.as_str() else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("indent expects a string, got {}", value.kind()),
+        ));
+    };
+    let width = match width {
+        Some(w) => Some(w),
+        None => kwargs.get::<Option<Value>>("width")?,
+    };
+    let flag = |positional: Option<Value>, name: &str| -> Result<bool, Error> {
+        Ok(match positional {
+            Some(v) => v.is_true(),
+            None => kwargs
+                .get::<Option<Value>>(name)?
+                .is_some_and(|v| v.is_true()),
+        })
+    };
+    let first = flag(first, "first")?;
+    let blank = flag(blank, "blank")?;
+    kwargs.assert_all_used()?;
+    let indention = match width {
+        None => " ".repeat(4),
+        Some(w) => match (w.as_str(), w.as_i64()) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(n)) => " ".repeat(usize::try_from(n).unwrap_or(0)),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "indent width must be an integer or a string",
+                ))
+            }
+        },
+    };
+    let text = format!("{text}\n");
+    let lines = splitlines(&text);
+    let mut out = if blank {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut out = lines[0].to_string();
+        for line in &lines[1..] {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&indention);
+            }
+            out.push_str(line);
+        }
+        out
+    };
+    if first {
+        out.insert_str(0, &indention);
+    }
+    Ok(Value::from(out))
+}
+
+/// Python's `str.splitlines()`: splits at `\n`, `\r`, `\r\n`, `\v`, `\f`,
+/// `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029; no empty last line.
+fn splitlines(s: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let breaks = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if breaks {
+            lines.push(&s[start..i]);
+            start = i + c.len_utf8();
+            if c == '\r' && chars.peek().is_some_and(|&(_, n)| n == '\n') {
+                chars.next();
+                start += 1;
+            }
+        }
+    }
+    if start < s.len() {
+        lines.push(&s[start..]);
+    }
+    lines
 }
 
 /// Python methods on template values: minijinja-contrib's set, plus the few

@@ -24,8 +24,10 @@ impl Json {
             .map_err(|e| Error::Input(format!("not valid JSON: {e}")))
     }
 
-    /// Any serializable value; maps keep the order in which they serialize
-    /// (a `serde_json::Value` built without `preserve_order` sorts its keys).
+    /// Any serializable value; maps keep the order in which they serialize.
+    /// A `serde_json::Value` keeps its keys in the order written only with
+    /// serde_json's `preserve_order` feature, which this workspace enables;
+    /// without it, it sorts them.
     pub fn from_serialize<T: serde::Serialize>(value: &T) -> Json {
         Json(Value::from(minijinja::value::Serde(value)))
     }
@@ -367,6 +369,29 @@ fn normalize_messages(messages: &Value) -> Result<Vec<Message>> {
 #[cfg(test)]
 mod tests {
     use super::generation_as_if;
+    use crate::{ChatTemplate, Json, RenderArgs};
+
+    /// serde_json values (read from a file, or built with `json!`) reach the
+    /// template with their keys in the order written, as Python's dicts do;
+    /// this needs serde_json's `preserve_order`, enabled for the workspace.
+    #[test]
+    fn serde_json_values_keep_their_key_order() {
+        let text =
+            r#"[{"role": "user", "content": "x", "z": {"b": 1, "a": [2, {"d": 3, "c": 4}]}}]"#;
+        let t = ChatTemplate::new("{{ messages | tojson }}").unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+        let built = serde_json::json!([
+            {"role": "user", "content": "x", "z": {"b": 1, "a": [2, {"d": 3, "c": 4}]}}
+        ]);
+        for value in [parsed, built] {
+            assert_eq!(t.render(&RenderArgs::new(Json::from(value))).unwrap(), text);
+        }
+        assert_eq!(
+            t.render(&RenderArgs::new(Json::parse(text).unwrap()))
+                .unwrap(),
+            text
+        );
+    }
 
     #[test]
     fn generation_tags_become_plain_blocks() {

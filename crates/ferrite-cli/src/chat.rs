@@ -31,6 +31,9 @@ pub struct Args {
 pub fn run(args: Args) -> crate::Result<()> {
     let engine = load_engine(&args.model, args.template.as_deref())?;
     let opts = args.gen.options(engine.default_sampling());
+    // Messages are `json!` objects, whose keys keep the order written
+    // (serde_json's `preserve_order`): role, then content, as transformers'
+    // callers build them, for templates that print whole messages.
     let start = || -> Vec<serde_json::Value> {
         args.system
             .iter()

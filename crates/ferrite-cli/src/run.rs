@@ -50,6 +50,8 @@ pub fn run(args: Args) -> crate::Result<()> {
     let engine = load_engine(&model, args.template.as_deref())?;
     let opts = args.gen.options(engine.default_sampling());
     let text = if args.chat {
+        // `json!` keeps keys as written (serde_json's `preserve_order`):
+        // role, then content, as transformers' callers build messages.
         let mut messages = vec![];
         if let Some(s) = &args.system {
             messages.push(serde_json::json!({"role": "system", "content": s}));

@@ -27,6 +27,9 @@ pub struct Args {
 pub fn run(args: Args) -> crate::Result<()> {
     let text = std::fs::read_to_string(&args.messages)
         .map_err(|e| format!("{}: cannot read: {e}", args.messages.display()))?;
+    // serde_json's `preserve_order` (enabled for the workspace) keeps every
+    // object's keys in file order, as Python's json.load does: templates print
+    // tool schemas and messages with `tojson`, and transformers keeps the order.
     let input: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not valid JSON: {e}", args.messages.display()))?;
     let (messages, tools) = match input {
@@ -63,9 +66,9 @@ pub fn run(args: Args) -> crate::Result<()> {
             .insert("default".into(), ferrite_chat::ChatTemplate::new(&src)?);
     }
     let template = templates.select(tools.is_some())?;
-    let mut render = templates.args(Json::from_serialize(&messages));
+    let mut render = templates.args(Json::from(messages));
     render.add_generation_prompt = !args.no_generation_prompt;
-    render.tools = tools.map(|t| Json::from_serialize(&t));
+    render.tools = tools.map(Json::from);
     let text = template
         .render(&render)
         .map_err(|e| -> Box<dyn std::error::Error> {

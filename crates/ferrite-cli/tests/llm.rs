@@ -202,6 +202,150 @@ fn template_prints_exactly_the_rendered_prompt() {
     );
 }
 
+/// transformers' rendering of a `ferrite template` input, by
+/// python/chat_template_cases.py's `--render` (the parity test's script and
+/// venv); `None` when FERRITE_SKIP_PYTHON=1.
+fn transformers_render(
+    model: &Path,
+    template: &Path,
+    messages: &Path,
+    gen: bool,
+) -> Option<String> {
+    if std::env::var_os("FERRITE_SKIP_PYTHON").is_some_and(|v| v == "1") {
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let venv = Command::new("bash")
+        .arg(root.join("python/ensure_venv.sh"))
+        .output()
+        .expect("run python/ensure_venv.sh");
+    assert!(
+        venv.status.success(),
+        "python/ensure_venv.sh failed (FERRITE_SKIP_PYTHON=1 skips on purpose): {}",
+        stderr(&venv)
+    );
+    let mut cmd = Command::new(stdout(&venv).trim());
+    cmd.arg(root.join("python/chat_template_cases.py"))
+        .arg("--render")
+        .args([model, template, messages]);
+    if !gen {
+        cmd.arg("--no-generation-prompt");
+    }
+    let out: serde_json::Value = json(&cmd.output().expect("run chat_template_cases.py"));
+    match out["expected"].as_str() {
+        Some(text) => Some(text.to_string()),
+        None => panic!(
+            "transformers failed on {}: {}",
+            template.display(),
+            out["error"]
+        ),
+    }
+}
+
+#[test]
+fn template_keeps_key_order_of_tools_as_transformers_does() {
+    let home = Home::new();
+    let model = home.model();
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = dir.path().join("tools.json");
+    // Keys out of alphabetical order at every level: the tool schema (type
+    // before function, name before description, unit before city), messages
+    // (role before content) and tool call arguments.
+    std::fs::write(
+        &msgs,
+        r#"{"tools": [{"type": "function", "function": {"name": "get_weather", "description": "Get the weather.",
+            "parameters": {"type": "object", "properties": {"unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "city": {"type": "string", "description": "The city"}}, "required": ["city"]}}}],
+          "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "id": "a1B2c3D4e",
+              "function": {"name": "get_weather", "arguments": {"unit": "celsius", "city": "Paris"}}}]},
+            {"role": "tool", "tool_call_id": "a1B2c3D4e", "name": "get_weather", "content": "{\"temp\": 21}"}]}"#,
+    )
+    .unwrap();
+    let templates = shared().join("data/templates");
+    for (name, gen) in [
+        ("Qwen-Qwen2.5-7B-Instruct.jinja", true),
+        ("Qwen-Qwen2.5-7B-Instruct.jinja", false),
+        ("meta-llama-Llama-3.1-8B-Instruct.jinja", true),
+        ("mistralai-Mistral-Nemo-Instruct-2407.jinja", true),
+    ] {
+        let template = templates.join(name);
+        let mut args = vec![
+            "template",
+            model.to_str().unwrap(),
+            "--messages",
+            msgs.to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+        ];
+        if !gen {
+            args.push("--no-generation-prompt");
+        }
+        let got = ok(&home.ferrite(&args));
+        // Sorted keys would put "city" first.
+        let (unit, city) = (got.find(r#""unit": {"#), got.find(r#""city": {"#));
+        assert!(unit.is_some() && unit < city, "{name}: {got}");
+        let Some(want) = transformers_render(&model, &template, &msgs, gen) else {
+            eprintln!("FERRITE_SKIP_PYTHON=1: not comparing with transformers");
+            return;
+        };
+        assert_eq!(got, want, "{name} (add_generation_prompt: {gen})");
+    }
+}
+
+#[test]
+fn chat_messages_reach_the_template_role_first() {
+    let home = Home::new();
+    let model = home.model();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("t.jinja");
+    std::fs::write(&template, "{{ messages | tojson }}").unwrap();
+    let t = template.to_str().unwrap();
+    let m = model.to_str().unwrap();
+    let run = home.ferrite(&[
+        "run",
+        m,
+        "Hi",
+        "--chat",
+        "--system",
+        "S",
+        "--template",
+        t,
+        "-n",
+        "1",
+        "--verbose-prompt",
+    ]);
+    ok(&run);
+    let want = r#"[{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]"#;
+    assert!(
+        stderr(&run).contains(&format!("prompt text: {want:?}")),
+        "{}",
+        stderr(&run)
+    );
+    let chat = home.chat(
+        &model,
+        &[
+            "--system",
+            "S",
+            "--template",
+            t,
+            "-n",
+            "1",
+            "--verbose-prompt",
+        ],
+        b"Hi\nAgain\n/exit\n",
+    );
+    let err = stderr(&chat);
+    assert!(chat.status.success(), "{err}");
+    assert!(err.contains(&format!("prompt text: {want:?}")), "{err}");
+    let second = r#"{"role": "user", "content": "Again"}]"#;
+    assert!(
+        err.contains(&format!("{:?}", second).trim_matches('"').to_string())
+            && err.contains(r#"{\"role\": \"assistant\", \"content\": "#),
+        "{err}"
+    );
+}
+
 #[test]
 fn tokenize_matches_llama_cpp_vocab_cases_and_ends_options_at_double_dash() {
     let home = Home::new();
