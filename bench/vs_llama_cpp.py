@@ -66,12 +66,14 @@ def main():
     ap.add_argument("--pp", type=int, default=512); ap.add_argument("--tg", type=int, default=128)
     ap.add_argument("--skip-speed", action="store_true")
     a = ap.parse_args()
-    text = open(a.text, encoding="utf-8").read()
+    # newline="": the file's exact text (CRLF kept), as `ferrite tokenize --file` reads it.
+    text = open(a.text, encoding="utf-8", newline="").read()
     n_ctx = max(a.ctx, a.pp, a.tg)
     llm = Llama(model_path=a.model, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
                 n_threads=a.threads, n_threads_batch=a.threads, verbose=False)
     ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-    ours = ferrite(a, "tokenize", "--json", "--no-parse-special", "--", a.model, text)["ids"]
+    # --file, not the text as an argument: one argument is limited to 128 KiB on Linux.
+    ours = ferrite(a, "tokenize", "--json", "--no-parse-special", "--file", a.text, "--", a.model)["ids"]
     print(json.dumps({"check": "tokens", "count": len(ids), "equal": ids == ours}), flush=True)
     bos = llm.token_bos() if ids and ids[0] == llm.token_bos() else None
     ppl, count = llama_perplexity(llm, ids, a.ctx, a.chunks, bos)

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use ferrite_engine::bench::{generation_speed, prompt_speed, Speed};
-use ferrite_models::ModelSource;
 use serde_json::json;
 
+use crate::load::load_model;
 use crate::output::{human_bytes, print};
+use crate::progress::Steps;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,9 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> crate::Result<()> {
-    let source = ModelSource::open(&args.model)?;
-    let loaded = source.load()?;
-    eprintln!("{}: {}", args.model.display(), loaded.summary);
+    let loaded = load_model(&args.model)?;
     let ctx = loaded.model.config().max_position_embeddings;
     for (name, n) in [("--n-prompt", args.n_prompt), ("--n-gen", args.n_gen)] {
         if n > ctx {
@@ -42,12 +41,22 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     let threads = rayon::current_num_threads();
     let reps = args.repetitions;
+    // Each test runs for seconds to minutes: say which one is running.
+    let steps = Steps::new();
+    let runs = format!("1 warm-up + {reps} run{}", if reps == 1 { "" } else { "s" });
     let pp = (args.n_prompt > 0)
-        .then(|| prompt_speed(&loaded.model, args.n_prompt, reps))
+        .then(|| {
+            steps.step(&format!("bench: pp{} ({runs})", args.n_prompt));
+            prompt_speed(&loaded.model, args.n_prompt, reps)
+        })
         .transpose()?;
     let tg = (args.n_gen > 0)
-        .then(|| generation_speed(&loaded.model, args.n_gen, reps))
+        .then(|| {
+            steps.step(&format!("bench: tg{} ({runs})", args.n_gen));
+            generation_speed(&loaded.model, args.n_gen, reps)
+        })
         .transpose()?;
+    drop(steps);
     if args.json {
         let j = json!({
             "model": args.model.display().to_string(),

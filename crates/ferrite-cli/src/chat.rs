@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use ferrite_chat::Json;
 use serde_json::json;
 
-use crate::run::{load_engine, stats_line, stream_to_stdout};
+use crate::load::load_engine;
+use crate::run::{stats_line, stream_to_stdout};
 use crate::sampling_args::GenArgs;
 
 #[derive(clap::Args)]

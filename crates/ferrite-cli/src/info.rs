@@ -1,7 +1,7 @@
 //! `ferrite info FILE [--json]`: a model's metadata and tensor table.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferrite_formats::gguf::Value;
 use ferrite_formats::{Gguf, ModelFile, SafeTensors, TensorInfo};
@@ -22,7 +22,7 @@ pub struct Args {
 const SHOWN_CHARS: usize = 120;
 
 pub fn run(args: Args) -> crate::Result<()> {
-    let model = ModelFile::open(&args.file)?;
+    let model = ModelFile::open(&args.file).map_err(|e| explain(&args.file, e))?;
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&to_json(&model))?;
         s.push('\n');
@@ -31,6 +31,24 @@ pub fn run(args: Args) -> crate::Result<()> {
         to_text(&model)
     };
     print(&text)
+}
+
+/// A file of another kind (a README, a .bin) fails deep in the safetensors
+/// parser ("header length ... exceeds ..."): keep that detail and say which
+/// files `info` reads. Files named as one of those keep the parser's message
+/// alone, since there the file, not its kind, is at fault.
+fn explain(path: &Path, e: ferrite_formats::Error) -> Box<dyn std::error::Error> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let named = matches!(ext.as_str(), "safetensors" | "gguf" | "json");
+    if matches!(e, ferrite_formats::Error::Format { .. }) && path.is_file() && !named {
+        format!("{e}; info reads .safetensors and .gguf files").into()
+    } else {
+        e.into()
+    }
 }
 
 fn to_json(model: &ModelFile) -> Json {

@@ -7,6 +7,7 @@ mod chat;
 mod convert;
 mod info;
 mod interrupt;
+mod load;
 mod output;
 mod perplexity;
 mod progress;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use ferrite_engine::{load_tokenizer, perplexity};
-use ferrite_models::ModelSource;
+use ferrite_engine::perplexity;
 use serde_json::json;
 
+use crate::load::load_model_and_tokenizer;
 use crate::output::print;
 
 #[derive(clap::Args)]
@@ -30,10 +30,7 @@ pub struct Args {
 pub fn run(args: Args) -> crate::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("{}: cannot read: {e}", args.file.display()))?;
-    let source = ModelSource::open(&args.model)?;
-    let tok = load_tokenizer(&source)?;
-    let loaded = source.load()?;
-    eprintln!("{}: {}", args.model.display(), loaded.summary);
+    let (loaded, tok) = load_model_and_tokenizer(&args.model)?;
     let ids = tok.encode(&text, true, false)?;
     let total = (ids.len() / args.ctx.max(1)).min(args.chunks.unwrap_or(usize::MAX));
     let bar = crate::progress::bar(total as u64, "{bar:40} chunk {pos}/{len} {msg} eta {eta}");

@@ -1,5 +1,6 @@
 //! Progress display on stderr (hidden automatically when it is not a terminal).
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -22,4 +23,33 @@ pub fn bar(total: u64, template: &str) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The steps of a long command, on stderr: a spinner showing the current step
+/// and its time on a terminal; otherwise one line per step, so a log of a
+/// minute-long run shows where it is. Cleared (on a terminal) when dropped.
+pub struct Steps(Option<ProgressBar>);
+
+impl Steps {
+    pub fn new() -> Steps {
+        Steps(std::io::stderr().is_terminal().then(|| spinner("")))
+    }
+
+    pub fn step(&self, msg: &str) {
+        match &self.0 {
+            Some(bar) => {
+                bar.reset_elapsed();
+                bar.set_message(msg.to_string());
+            }
+            None => eprintln!("{msg}"),
+        }
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }

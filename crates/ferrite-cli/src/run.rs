@@ -9,13 +9,17 @@ use ferrite_chat::Json;
 use ferrite_engine::{Completion, Engine};
 
 use crate::interrupt;
+use crate::load::load_engine;
 use crate::sampling_args::GenArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A Hugging Face model directory or a GGUF file, then the prompt. With one
-    /// argument that is not a path, it is the prompt and the built-in tiny
-    /// model is used; with no prompt, it is read from stdin when piped.
+    /// A Hugging Face model directory or a GGUF file, then the prompt. One
+    /// argument is the model if it names an existing path, an error if it
+    /// looks like a path (ends in .gguf or .safetensors, or contains a path
+    /// separator and no spaces) but names nothing, and otherwise the prompt
+    /// for the built-in tiny model. With no prompt, it is read from stdin when
+    /// piped.
     #[arg(num_args = 0..=2, value_name = "MODEL PROMPT")]
     positional: Vec<String>,
     /// Apply the model's chat template to the prompt (as one user message)
@@ -101,33 +105,67 @@ pub fn stats_line(c: &Completion) -> String {
     )
 }
 
-/// Loads a model (or the default one), printing the one-line load summary.
-pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engine> {
-    let mut builder = Engine::builder().model(model);
-    if let Some(t) = template {
-        let src =
-            std::fs::read_to_string(t).map_err(|e| format!("{}: cannot read: {e}", t.display()))?;
-        builder = builder.chat_template(src);
-    }
-    let spinner = crate::progress::spinner(&format!("loading {}", model.display()));
-    let engine = builder.build()?;
-    spinner.finish_and_clear();
-    eprintln!("{}: {}", model.display(), engine.summary());
-    Ok(engine)
-}
-
 /// Splits `[MODEL] [PROMPT]`: a first argument that names an existing file or
-/// directory is the model.
+/// directory is the model. A lone argument that looks like a model path but
+/// names nothing is an error: running the default model with a mistyped file
+/// name as its prompt would hide the mistake.
 fn resolve(pos: &[String]) -> crate::Result<(PathBuf, Option<String>)> {
     match pos {
         [] => Ok((ferrite_engine::default_model::ensure()?, None)),
         [one] if Path::new(one).exists() => Ok((PathBuf::from(one), None)),
+        [one] if looks_like_model_path(one) => Err(no_such_model(one)),
         [one] => Ok((ferrite_engine::default_model::ensure()?, Some(one.clone()))),
         [model, prompt, ..] => {
             if !Path::new(model).exists() {
-                return Err(format!("{model}: no such model file or directory").into());
+                return Err(no_such_model(model));
             }
             Ok((PathBuf::from(model), Some(prompt.clone())))
+        }
+    }
+}
+
+fn no_such_model(path: &str) -> Box<dyn std::error::Error> {
+    format!("{path}: no such model file or directory").into()
+}
+
+/// Whether `arg` is meant as a model path rather than a prompt: it is named
+/// like a model file, starts like a path, or is one word with a separator
+/// (`models/llama`). A prompt with spaces and a slash ("what is 3/4?") stays
+/// a prompt.
+fn looks_like_model_path(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    let model_file = [".gguf", ".safetensors"]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    let path_start = ["/", "./", "../", "~/"].iter().any(|p| arg.starts_with(p));
+    let one_word_path =
+        arg.chars().any(std::path::is_separator) && !arg.chars().any(char::is_whitespace);
+    model_file || path_start || one_word_path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_model_path;
+
+    #[test]
+    fn model_paths_and_prompts() {
+        for path in [
+            "nonexistent.gguf",
+            "My Model.GGUF",
+            "model.safetensors",
+            "models/llama",
+            "./llama",
+            "/opt/My Models/llama",
+        ] {
+            assert!(looks_like_model_path(path), "{path}");
+        }
+        for prompt in [
+            "Hello there",
+            "hi",
+            "what is 3/4?",
+            "Tell me about a.gguf file",
+        ] {
+            assert!(!looks_like_model_path(prompt), "{prompt}");
         }
     }
 }

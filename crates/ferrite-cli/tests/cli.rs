@@ -406,3 +406,25 @@ fn control_characters_from_a_file_are_escaped() {
     assert_fails(&o, "unknown dtype 'XYZ' in tensor 'a\\u{1b}[31m\\u{0}b'");
     assert!(!raw(&stderr(&o)), "{:?}", stderr(&o));
 }
+
+#[test]
+fn info_says_which_files_it_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "# Ferrite\n\nA README, not a model.\n";
+    let readme = dir.path().join("README.md");
+    std::fs::write(&readme, text).expect("write");
+    let o = ferrite(&["info", readme.to_str().expect("utf8")]);
+    assert_fails(&o, "; info reads .safetensors and .gguf files");
+    // The parser's detail stays.
+    assert!(
+        stderr(&o).contains("README.md: header length"),
+        "{}",
+        stderr(&o)
+    );
+    // A broken file named as a supported kind: the file is at fault, not its kind.
+    let broken = dir.path().join("broken.safetensors");
+    std::fs::write(&broken, text).expect("write");
+    let o = ferrite(&["info", broken.to_str().expect("utf8")]);
+    assert_fails(&o, "broken.safetensors: header length");
+    assert!(!stderr(&o).contains("info reads"), "{}", stderr(&o));
+}

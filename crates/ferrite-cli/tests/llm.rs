@@ -573,3 +573,111 @@ fn chat_survives_a_conversation_longer_than_the_context() {
     // The first turn and the one after /clear are answered.
     assert_eq!(err.matches("generated: 8 tokens").count(), 2, "{err}");
 }
+
+/// A copy of the tiny model in a new directory, with `max_position_embeddings`
+/// set to `ctx`.
+fn with_context(model: &Path, ctx: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(model).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg_path = dir.path().join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["max_position_embeddings"] = ctx.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn chat_ctrl_c_stops_the_answer_and_the_conversation_goes_on() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::ExitStatusExt;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let home = Home::new();
+    // 2048 tokens of context and of budget: an answer of seconds (the tiny
+    // model makes ~1000 tokens/s), so Ctrl-C lands while it is generated.
+    let model = with_context(&home.model(), 2048);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("chat")
+        .arg(model.path())
+        .args(["-n", "2048", "--temp", "0", "--stats"])
+        .env("FERRITE_HOME", home.0.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ferrite chat");
+    let mut stdin = child.stdin.take().unwrap();
+    // Readers on their own threads: the test waits on a channel with a
+    // deadline, never on a blocking read or a fixed sleep.
+    let (started_tx, started) = mpsc::channel();
+    let mut out = child.stdout.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            all.extend_from_slice(&buf[..n]);
+            let _ = started_tx.send(());
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let mut err = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let give_up = |child: &mut std::process::Child, what: &str| -> ! {
+        let _ = child.kill();
+        panic!("{what}");
+    };
+
+    stdin.write_all(b"Tell me a very long story.\n").unwrap();
+    if started.recv_timeout(Duration::from_secs(60)).is_err() {
+        give_up(&mut child, "the first answer did not start within 60 s");
+    }
+    // The answer is streaming: send SIGINT, as Ctrl-C in a terminal does.
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success(), "kill -INT {pid}: {sent:?}");
+    stdin.write_all(b"And another one.\n/exit\n").unwrap();
+    drop(stdin);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            give_up(&mut child, "ferrite chat did not exit within 120 s");
+        }
+        // Polling for exit, not waiting for an event: any interval works.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = out_reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert_eq!(status.signal(), None, "killed by a signal: {err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    // The first answer was cut short by Ctrl-C; the second was generated in full.
+    let finishes: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split("finish: ").nth(1))
+        .collect();
+    assert_eq!(finishes.len(), 2, "{err}");
+    assert_eq!(finishes[0], "Cancelled", "{err}");
+    assert_ne!(finishes[1], "Cancelled", "{err}");
+    let generated: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.split("generated: ").nth(1))
+        .filter_map(|s| s.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(generated.len() == 2 && generated[1] > 0, "{err}");
+    assert!(
+        generated[0] < 2048,
+        "the first answer was not cut short: {err}"
+    );
+    assert!(!out.trim().is_empty(), "{out:?}");
+}

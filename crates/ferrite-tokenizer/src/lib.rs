@@ -66,7 +66,15 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// The tokenizer of a GGUF file (`tokenizer.ggml.*` metadata).
     pub fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
-        Self::from_lookup(&|k| gguf.get(k))
+        // Name the file: "tokenizer.ggml.model is missing" alone does not say
+        // which of the files a command was given lacks it.
+        Self::from_lookup(&|k| gguf.get(k)).map_err(|e| match e {
+            Error::Metadata(msg) => Error::File {
+                path: gguf.path().to_path_buf(),
+                msg: format!("GGUF tokenizer metadata: {msg}"),
+            },
+            e => e,
+        })
     }
 
     /// The tokenizer described by GGUF metadata key/values (as [`Tokenizer::gguf_metadata`] returns).

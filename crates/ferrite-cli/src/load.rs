@@ -1,0 +1,73 @@
+//! Loading a model for the LLM commands: every one shows the same spinner
+//! while loading and prints the same one-line summary afterwards.
+
+use std::path::Path;
+
+use ferrite_engine::{open_model, Engine};
+use ferrite_models::{LoadSummary, Loaded, ModelSource};
+use ferrite_tokenizer::Tokenizer;
+
+use crate::output::human_bytes;
+
+/// Loads a model (or the default one) with its tokenizer and chat template,
+/// for `run` and `chat`.
+pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engine> {
+    let mut builder = Engine::builder().model(model);
+    if let Some(t) = template {
+        let src =
+            std::fs::read_to_string(t).map_err(|e| format!("{}: cannot read: {e}", t.display()))?;
+        builder = builder.chat_template(src);
+    }
+    let engine = with_spinner(model, || Ok(builder.build()?))?;
+    eprintln!("{}", load_line(model, engine.summary()));
+    Ok(engine)
+}
+
+/// Loads a model's weights, for `bench`.
+pub fn load_model(model: &Path) -> crate::Result<Loaded> {
+    Ok(load_model_with(model, |_| Ok(()))?.0)
+}
+
+/// Loads a model's weights and tokenizer, for `perplexity`.
+pub fn load_model_and_tokenizer(model: &Path) -> crate::Result<(Loaded, Tokenizer)> {
+    load_model_with(model, |source| Ok(ferrite_engine::load_tokenizer(source)?))
+}
+
+/// Opens `model`, runs `first` on it (the tokenizer: cheap, and a file
+/// without one then fails before its weights are mapped and checked), then
+/// loads the weights.
+fn load_model_with<T>(
+    model: &Path,
+    first: impl FnOnce(&ModelSource) -> crate::Result<T>,
+) -> crate::Result<(Loaded, T)> {
+    let (loaded, extra) = with_spinner(model, || {
+        let source = open_model(model)?;
+        let extra = first(&source)?;
+        Ok((source.load()?, extra))
+    })?;
+    eprintln!("{}", load_line(model, &loaded.summary));
+    Ok((loaded, extra))
+}
+
+/// Runs `load` under a "loading PATH" spinner (drawn only on a terminal), and
+/// clears it on failure too, so an error stays the last, single line.
+fn with_spinner<T>(model: &Path, load: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    let spinner = crate::progress::spinner(&format!("loading {}", model.display()));
+    let result = load();
+    spinner.finish_and_clear();
+    result
+}
+
+/// The one line after loading. Sizes use [`human_bytes`] (decimal units) like
+/// `bench`, `info` and `convert`, so one model shows one size everywhere.
+pub fn load_line(model: &Path, s: &LoadSummary) -> String {
+    format!(
+        "{}: {:.2}M parameters, {}, {} of weights, {} KV cache per token, loaded in {:.2} s",
+        model.display(),
+        s.parameters as f64 / 1e6,
+        s.dtype,
+        human_bytes(s.weight_bytes as u64),
+        human_bytes(s.kv_bytes_per_token as u64),
+        s.load_time.as_secs_f64()
+    )
+}

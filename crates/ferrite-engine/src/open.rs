@@ -1,0 +1,60 @@
+//! Opening a model path with errors that say what a model is.
+
+use std::io::Read;
+use std::path::Path;
+
+use ferrite_formats::gguf::Value;
+use ferrite_models::ModelSource;
+
+use crate::error::{Error, Result};
+
+/// What a model path may be, for messages about paths that are neither.
+const WHAT_A_MODEL_IS: &str =
+    "a model is a Hugging Face directory (with config.json) or a .gguf file";
+
+/// [`ModelSource::open`], with two checks that make its errors say what to fix:
+/// an existing file that is not GGUF (a `.bin`, a text file) is reported as
+/// not a model rather than only by its bad magic, and a GGUF whose
+/// `general.architecture` is not a string is reported as mistyped rather than
+/// missing.
+pub fn open_model(path: &Path) -> Result<ModelSource> {
+    check_gguf_magic(path)?;
+    let source = ModelSource::open(path)?;
+    if let ModelSource::Gguf(g) = &source {
+        if let Some(v) = g.get("general.architecture") {
+            if !matches!(v, Value::String(_)) {
+                return Err(Error::File {
+                    path: path.display().to_string(),
+                    msg: format!(
+                        "metadata 'general.architecture' has type {}, expected string",
+                        v.type_name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(source)
+}
+
+/// Fails for a regular file that does not start with the GGUF magic. Files
+/// named `.safetensors` or `.json` are left to [`ModelSource::open`], which
+/// asks for their directory; a file that cannot be read is left to it too, so
+/// the I/O error is reported once, by the code that reads the file.
+fn check_gguf_magic(path: &Path) -> Result<()> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !path.is_file() || matches!(ext, "safetensors" | "json") {
+        return Ok(());
+    }
+    let mut magic = Vec::with_capacity(4);
+    let read = std::fs::File::open(path).and_then(|f| f.take(4).read_to_end(&mut magic));
+    if read.is_err() || magic == b"GGUF" {
+        return Ok(());
+    }
+    Err(Error::File {
+        path: path.display().to_string(),
+        msg: format!(
+            "not a model file: it starts with {:?}, not the GGUF magic; {WHAT_A_MODEL_IS}",
+            String::from_utf8_lossy(&magic)
+        ),
+    })
+}
