@@ -7,8 +7,6 @@ use ferrite_engine::{open_model, Engine};
 use ferrite_models::{LoadSummary, Loaded, ModelSource};
 use ferrite_tokenizer::Tokenizer;
 
-use crate::output::human_bytes;
-
 /// Loads a model (or the default one) with its tokenizer and chat template,
 /// for `run` and `chat`.
 pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engine> {
@@ -58,16 +56,8 @@ fn with_spinner<T>(model: &Path, load: impl FnOnce() -> crate::Result<T>) -> cra
     result
 }
 
-/// The one line after loading. Sizes use [`human_bytes`] (decimal units) like
-/// `bench`, `info` and `convert`, so one model shows one size everywhere.
+/// The one line after loading: the path and [`LoadSummary`]'s text, whose sizes
+/// use the decimal units of `bench`, `info` and `convert`.
 pub fn load_line(model: &Path, s: &LoadSummary) -> String {
-    format!(
-        "{}: {:.2}M parameters, {}, {} of weights, {} KV cache per token, loaded in {:.2} s",
-        model.display(),
-        s.parameters as f64 / 1e6,
-        s.dtype,
-        human_bytes(s.weight_bytes as u64),
-        human_bytes(s.kv_bytes_per_token as u64),
-        s.load_time.as_secs_f64()
-    )
+    format!("{}: {s}", model.display())
 }

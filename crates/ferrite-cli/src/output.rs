@@ -2,6 +2,8 @@
 
 use std::io::{self, Write};
 
+pub use ferrite_formats::human_bytes;
+
 /// Prints `text`; a closed pipe (`ferrite info x | head`) is not an error.
 pub fn print(text: &str) -> crate::Result<()> {
     let mut out = io::stdout().lock();
@@ -10,22 +12,6 @@ pub fn print(text: &str) -> crate::Result<()> {
             Err(format!("cannot write to stdout: {e}").into())
         }
         _ => Ok(()),
-    }
-}
-
-/// Bytes in human units (decimal, as file managers show them).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[unit])
     }
 }
 

@@ -3,7 +3,6 @@
 use std::io::Read;
 use std::path::Path;
 
-use ferrite_formats::gguf::Value;
 use ferrite_models::ModelSource;
 
 use crate::error::{Error, Result};
@@ -12,28 +11,12 @@ use crate::error::{Error, Result};
 const WHAT_A_MODEL_IS: &str =
     "a model is a Hugging Face directory (with config.json) or a .gguf file";
 
-/// [`ModelSource::open`], with two checks that make its errors say what to fix:
-/// an existing file that is not GGUF (a `.bin`, a text file) is reported as
-/// not a model rather than only by its bad magic, and a GGUF whose
-/// `general.architecture` is not a string is reported as mistyped rather than
-/// missing.
+/// [`ModelSource::open`], with a check that makes its error say what to fix: an
+/// existing file that is not GGUF (a `.bin`, a text file) is reported as not a
+/// model rather than only by its bad magic.
 pub fn open_model(path: &Path) -> Result<ModelSource> {
     check_gguf_magic(path)?;
-    let source = ModelSource::open(path)?;
-    if let ModelSource::Gguf(g) = &source {
-        if let Some(v) = g.get("general.architecture") {
-            if !matches!(v, Value::String(_)) {
-                return Err(Error::File {
-                    path: path.display().to_string(),
-                    msg: format!(
-                        "metadata 'general.architecture' has type {}, expected string",
-                        v.type_name()
-                    ),
-                });
-            }
-        }
-    }
-    Ok(source)
+    Ok(ModelSource::open(path)?)
 }
 
 /// Fails for a regular file that does not start with the GGUF magic. Files

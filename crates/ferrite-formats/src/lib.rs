@@ -45,4 +45,4 @@ pub use error::{Error, Result};
 pub use gguf::{Gguf, GgufWriter};
 pub use model::ModelFile;
 pub use safetensors::{SafeTensors, SafeTensorsWriter};
-pub use tensor::TensorInfo;
+pub use tensor::{human_bytes, TensorInfo};

@@ -73,3 +73,25 @@ pub(crate) fn array(path: &Path, source: &Arc<Source>, t: &TensorInfo) -> Result
     Array::from_host_bytes(owner, offset, &t.shape, t.dtype)
         .map_err(|e| Error::array(path, &t.name, e))
 }
+
+/// A byte count in decimal units (`8.38 MB`), as file managers show sizes; every
+/// tool that prints a model's size uses this, so one model shows one size.
+///
+/// ```
+/// assert_eq!(ferrite_formats::human_bytes(512), "512 B");
+/// assert_eq!(ferrite_formats::human_bytes(8_384_512), "8.38 MB");
+/// ```
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}

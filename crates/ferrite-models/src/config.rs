@@ -360,11 +360,16 @@ impl GgufConfig<'_> {
     }
 
     fn parse(&self, freq_factors: Option<Vec<f32>>) -> Result<LlamaConfig> {
-        let arch_name = self
-            .g
-            .get("general.architecture")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.err("missing metadata 'general.architecture'".into()))?;
+        let arch_name = match self.g.get("general.architecture") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(v) => {
+                return Err(self.err(format!(
+                    "metadata 'general.architecture' has type {}, expected string",
+                    v.type_name()
+                )))
+            }
+            None => return Err(self.err("missing metadata 'general.architecture'".into())),
+        };
         let arch = match arch_name {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,

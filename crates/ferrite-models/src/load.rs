@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferrite_core::DType;
-use ferrite_formats::Gguf;
+use ferrite_formats::{human_bytes, Gguf};
 
 use crate::config::LlamaConfig;
 use crate::error::{Error, Result};
@@ -113,11 +113,11 @@ impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.2}M parameters, {}, {:.1} MiB of weights, {:.1} KiB KV cache per token, loaded in {:.2} s",
+            "{:.2}M parameters, {}, {} of weights, {} KV cache per token, loaded in {:.2} s",
             self.parameters as f64 / 1e6,
             self.dtype,
-            self.weight_bytes as f64 / (1 << 20) as f64,
-            self.kv_bytes_per_token as f64 / 1024.0,
+            human_bytes(self.weight_bytes as u64),
+            human_bytes(self.kv_bytes_per_token as u64),
             self.load_time.as_secs_f64()
         )
     }
