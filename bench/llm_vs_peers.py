@@ -4,7 +4,7 @@ Ferrite against llama.cpp (same GGUF, which Ferrite converts) and mlx-lm
 
 usage: python3 bench/llm_vs_peers.py [--dtypes bf16,f16,f32] [--work /tmp/ferrite-llm-bench]
            [--llama-python /tmp/lcpp/bin/python] [--mlx-python .venv/bin/python]
-           [--pp 512] [--tg 128] [--mlx-pp 64] [--mlx-tg 8]
+           [--pp 512] [--tg 128] [--mlx-pp 64] [--mlx-tg 8] [--pairs 5]
 
 Needs target/release/ferrite and the peaks example (cargo build --release -p
 ferrite-cli; cargo build --release -p ferrite-kernels --example peaks),
@@ -13,6 +13,12 @@ llama.cpp side and the repository venv for mlx-lm. Every side runs in its own
 process under /usr/bin/time, which reports its peak resident memory. mlx-lm
 runs one short trial (its CPU path is slow here). Prints one JSON object per
 line.
+
+The bound on generation moves with the read bandwidth, which other tenants of a
+shared machine change from minute to minute. Besides one bound from the highest
+of three readings, the script measures `--pairs` short paired rounds: a
+bandwidth reading right before and right after a Ferrite tg32 run, that run's
+rate divided by the bound from the higher reading; it reports their median.
 """
 import argparse, json, os, re, subprocess, sys, tempfile
 
@@ -79,6 +85,7 @@ def main():
     ap.add_argument("--mlx-python", default=os.path.join(ROOT, ".venv/bin/python"))
     ap.add_argument("--pp", type=int, default=512); ap.add_argument("--tg", type=int, default=128)
     ap.add_argument("--mlx-pp", type=int, default=64); ap.add_argument("--mlx-tg", type=int, default=8)
+    ap.add_argument("--pairs", type=int, default=5)
     a = ap.parse_args()
     ferrite = os.path.join(ROOT, "target/release/ferrite")
     os.makedirs(a.work, exist_ok=True)
@@ -113,6 +120,15 @@ def main():
         m = json.loads(out)
         # Generation reads every weight but the embedding table (one row of it) per token.
         bound = bw * 1e9 / f["decode_weight_bytes"]
+        paired = []
+        for _ in range(a.pairs):
+            before = dram_read_gbs()
+            out, _ = timed([ferrite, "bench", d, "-p", "0", "-n", "32", "-r", "1", "--json"])
+            after = dram_read_gbs()
+            tg = json.loads(out)["tg_tokens_per_s"]
+            paired.append({"tg": tg, "dram_read_gbs": [before, after],
+                           "fraction": tg * f["decode_weight_bytes"] / (max(before, after) * 1e9)})
+        fractions = sorted(p["fraction"] for p in paired)
         print(json.dumps({
             "dtype": dtype, "weight_bytes": f["weight_bytes"], "decode_weight_bytes": f["decode_weight_bytes"],
             "gguf_bytes": weight_bytes,
@@ -123,6 +139,8 @@ def main():
             "ratio_vs_llama_cpp": {"pp": f["pp_tokens_per_s"] / l["pp"], "tg": f["tg_tokens_per_s"] / l["tg"]},
             "ratio_vs_mlx_lm": {"pp": f["pp_tokens_per_s"] / m["pp"], "tg": f["tg_tokens_per_s"] / m["tg"]},
             "tg_fraction_of_bound": f["tg_tokens_per_s"] / bound,
+            "tg_fraction_paired_median": fractions[len(fractions) // 2] if fractions else None,
+            "tg_paired": paired,
             **extra,
         }), flush=True)
 
