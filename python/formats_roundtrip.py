@@ -41,6 +41,8 @@ ST_DTYPES = {
     "I64": ("int64", 8), "F16": ("float16", 2), "BF16": ("bfloat16", 2), "F32": ("float32", 4),
     "F64": ("float64", 8),
     # Ferrite carries these as opaque bytes (no GGML type, not computed with).
+    # The 6- and 4-bit types are checked in the other direction only (Ferrite
+    # writes, Python reads): the reference writer's TensorSpec has no F6 name.
     "U16": ("uint16", 2), "U32": ("uint32", 4), "U64": ("uint64", 8), "C64": ("complex64", 8),
     "F8_E4M3": ("float8_e4m3fn", 1), "F8_E5M2": ("float8_e5m2", 1), "F8_E4M3FNUZ": ("float8_e4m3fnuz", 1),
     "F8_E5M2FNUZ": ("float8_e5m2fnuz", 1), "F8_E8M0": ("float8_e8m0fnu", 1),

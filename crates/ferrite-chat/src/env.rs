@@ -127,6 +127,9 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     json_dumps(value, &style).map(Value::from)
 }
 
+/// The widest `indent` a template may ask for.
+const MAX_INDENT: i64 = 4096;
+
 /// Jinja2's `indent(s, width=4, first=False, blank=False)`, which differs
 /// from minijinja's at the end of the text: Jinja2 appends a newline, splits
 /// with Python's `str.splitlines` and joins the lines again, so a trailing
@@ -164,6 +167,14 @@ fn indent(
         None => " ".repeat(4),
         Some(w) => match (w.as_str(), w.as_i64()) {
             (Some(s), _) => s.to_string(),
+            // A template-controlled width: bounded, so `indent(10**12)` is an error
+            // rather than an allocation the size of the width on every line.
+            (None, Some(n)) if n > MAX_INDENT => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("indent width {n} is larger than {MAX_INDENT}"),
+                ))
+            }
             (None, Some(n)) => " ".repeat(usize::try_from(n).unwrap_or(0)),
             _ => {
                 return Err(Error::new(

@@ -242,3 +242,16 @@ fn gguf_metadata_templates() {
     let none = ModelTemplates::from_gguf_metadata([("general.name", "x")]).unwrap();
     assert!(matches!(none.select(false), Err(Error::NoTemplate)));
 }
+
+#[test]
+fn a_template_cannot_ask_for_a_huge_indent() {
+    let args = RenderArgs::new(user("x"));
+    let ok = ChatTemplate::new("{{ 'a\nb' | indent(2) }}").unwrap();
+    assert_eq!(ok.render(&args).unwrap(), "a\n  b");
+    let huge = ChatTemplate::new("{{ 'a\nb' | indent(1000000000000) }}").unwrap();
+    let err = huge.render(&args).unwrap_err().to_string();
+    assert!(
+        err.contains("indent width 1000000000000 is larger than 4096"),
+        "{err}"
+    );
+}

@@ -12,7 +12,8 @@
 //! renamed, so this changes the container, not the model (llama.cpp also
 //! wants its own tensor names and `general.*` keys to run a model). Any dtype
 //! the target holds is copied: f32, f16, bf16, i8, i32, i64, f64 and i16 both
-//! ways, quantized GGML types only to GGUF, bool and u8 only to safetensors.
+//! ways, quantized GGML types only to GGUF, bool, u8 and the safetensors types
+//! GGML lacks (u16, u32, u64, c64, fp8, fp6, fp4) only to safetensors.
 //!
 //! Metadata: safetensors `__metadata__` strings become GGUF string values;
 //! GGUF strings become `__metadata__` strings, and every other GGUF value is
@@ -21,6 +22,9 @@
 //! types go in one more entry, [`TYPES_KEY`], so converting back restores every
 //! value with its exact type. Without that entry (a file from elsewhere) values
 //! stay strings, except `general.alignment`, which GGUF requires to be a u32.
+//! safetensors keeps metadata sorted by key, so the GGUF order is not kept. A
+//! GGUF that itself holds a [`TYPES_KEY`] entry is refused rather than have it
+//! overwritten.
 
 use std::path::{Path, PathBuf};
 
@@ -67,7 +71,17 @@ const TYPES_KEY: &str = "ferrite.gguf_types";
 
 /// GGUF metadata as safetensors strings: strings as they are, other values as JSON
 /// text, their types under [`TYPES_KEY`].
-fn safetensors_metadata(meta: &[(String, Value)]) -> Vec<(String, String)> {
+fn safetensors_metadata(
+    path: &Path,
+    meta: &[(String, Value)],
+) -> crate::Result<Vec<(String, String)>> {
+    if meta.iter().any(|(k, _)| k == TYPES_KEY) {
+        return Err(format!(
+            "{}: metadata key '{TYPES_KEY}' is reserved for the types of the other values",
+            path.display()
+        )
+        .into());
+    }
     let mut out = Vec::with_capacity(meta.len() + 1);
     let mut types = serde_json::Map::new();
     for (k, v) in meta {
@@ -82,7 +96,7 @@ fn safetensors_metadata(meta: &[(String, Value)]) -> Vec<(String, String)> {
     if !types.is_empty() {
         out.push((TYPES_KEY.to_string(), Json::Object(types).to_string()));
     }
-    out
+    Ok(out)
 }
 
 /// safetensors metadata as GGUF values, restoring the types [`safetensors_metadata`]
@@ -191,7 +205,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             let mut w = SafeTensorsWriter::new();
             match &model {
                 ModelFile::Gguf(g) => {
-                    for (k, v) in safetensors_metadata(g.metadata()) {
+                    for (k, v) in safetensors_metadata(&args.input, g.metadata())? {
                         w.add_metadata(k, v);
                     }
                 }

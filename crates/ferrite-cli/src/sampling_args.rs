@@ -37,6 +37,10 @@ pub struct GenArgs {
     /// Stop before this text (repeatable)
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Keep generating past the end-of-sequence token, up to --max-tokens (as
+    /// llama.cpp's --ignore-eos: for timing and testing)
+    #[arg(long)]
+    pub ignore_eos: bool,
     /// Print the exact prompt text and its token ids to stderr before generating
     #[arg(long)]
     pub verbose_prompt: bool,
@@ -69,7 +73,7 @@ impl GenArgs {
                 seed: self.seed,
             },
             stop: self.stop.clone(),
-            ignore_eos: false,
+            ignore_eos: self.ignore_eos,
         }
     }
 }

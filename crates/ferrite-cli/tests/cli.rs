@@ -254,6 +254,16 @@ fn convert_round_trips() {
         assert_eq!(back, Some(format!("{v:?}")), "{key}");
     }
 
+    // A GGUF holding the reserved types key itself is refused, not overwritten.
+    let mut w = GgufWriter::new();
+    w.add_metadata("ferrite.gguf_types", Value::String("{}".into()))
+        .add_tensor("t", arr(&[3], DType::F32, 0));
+    w.write(p("n.gguf")).expect("write");
+    assert_fails(
+        &ferrite(&["convert", &p("n.gguf"), &p("o.safetensors")]),
+        "n.gguf: metadata key 'ferrite.gguf_types' is reserved",
+    );
+
     // A types entry that does not fit its value is an error naming both.
     let mut w = SafeTensorsWriter::new();
     w.add_metadata("n", "300")

@@ -25,6 +25,9 @@ fn run_streams_with_the_default_model_and_reports() {
         err.contains("generated: 8 tokens") && err.contains("finish: Length"),
         "{err}"
     );
+    // --ignore-eos reaches the engine (whose tests check that EOS is then passed over).
+    let err = stderr(&home.ferrite(&["run", "Hi", "-n", "8", "--ignore-eos"]));
+    assert!(err.contains("generated: 8 tokens"), "{err}");
     // Greedy is deterministic; a seed makes sampling deterministic.
     assert_eq!(
         text,
@@ -522,13 +525,14 @@ fn chat_ctrl_c_stops_the_answer_and_the_conversation_goes_on() {
     use std::time::{Duration, Instant};
 
     let home = Home::new();
-    // 2048 tokens of context and of budget: an answer of seconds (the tiny
-    // model makes ~1000 tokens/s), so Ctrl-C lands while it is generated.
+    // 2048 tokens of context and of budget, past any end-of-sequence token: an
+    // answer of seconds (the tiny model makes ~1000 tokens/s), so Ctrl-C lands
+    // while it is generated.
     let model = with_context(&home.model(), 2048);
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
         .arg("chat")
         .arg(model.path())
-        .args(["-n", "2048", "--temp", "0", "--stats"])
+        .args(["-n", "2048", "--temp", "0", "--stats", "--ignore-eos"])
         .env("FERRITE_HOME", home.0.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

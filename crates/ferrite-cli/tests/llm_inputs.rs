@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{fails, json, ok, shared, stderr, stdout, Home};
+use ferrite_core::{Array, DType, OpaqueType};
 use ferrite_formats::gguf::Value;
-use ferrite_formats::{Gguf, GgufWriter};
+use ferrite_formats::{Gguf, GgufWriter, SafeTensors, SafeTensorsWriter};
 
 #[test]
 fn run_fails_for_a_model_path_that_names_nothing() {
@@ -83,6 +84,14 @@ fn unsupported_model_files_say_what_is_supported() {
         );
     }
 
+    // A .gguf shorter than its magic is truncated, not "not a model".
+    let short = dir.path().join("short.gguf");
+    std::fs::write(&short, "GG").unwrap();
+    fails(
+        &home.ferrite(&["run", short.to_str().unwrap(), "hi"]),
+        "short.gguf: truncated: 2 bytes, shorter than the GGUF magic",
+    );
+
     // general.architecture present with the wrong type: not "missing".
     let arch = edited_gguf(&home, dir.path(), "arch.gguf", |meta| {
         for (k, v) in meta.iter_mut() {
@@ -102,6 +111,39 @@ fn unsupported_model_files_say_what_is_supported() {
             "arch.gguf: metadata 'general.architecture' has type u32, expected string",
         );
     }
+
+    // A model directory whose q projection is fp8 (opened as opaque bytes): loading
+    // and converting name the tensor and its type.
+    let model = home.model();
+    let fp8 = dir.path().join("fp8");
+    std::fs::create_dir(&fp8).unwrap();
+    for f in std::fs::read_dir(&model).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, fp8.join(f.file_name().unwrap())).unwrap();
+    }
+    let st = SafeTensors::open(model.join("model.safetensors")).unwrap();
+    let mut w = SafeTensorsWriter::new();
+    let q = "model.layers.0.self_attn.q_proj.weight";
+    for t in st.tensors() {
+        let a = st.array(&t.name).unwrap();
+        let a = if t.name == q {
+            let f8 = DType::Opaque(OpaqueType::from_name("F8_E4M3").unwrap());
+            let n: usize = t.shape.iter().product();
+            Array::from_bytes(&vec![0x38; n], &t.shape, f8).unwrap()
+        } else {
+            a
+        };
+        w.add_tensor(t.name.clone(), a);
+    }
+    w.write(fp8.join("model.safetensors")).unwrap();
+    let f = fp8.to_str().unwrap();
+    let out = dir.path().join("fp8.gguf");
+    fails(
+        &home.ferrite(&["convert", f, out.to_str().unwrap()]),
+        &format!("tensor '{q}': has type f8_e4m3; only f32, f16 and bf16 weights convert"),
+    );
+    assert!(!out.exists());
+    fails(&home.ferrite(&["run", f, "hi"]), q);
 
     // No tokenizer metadata: the error names the file.
     let bare = edited_gguf(&home, dir.path(), "no-tokenizer.gguf", |meta| {

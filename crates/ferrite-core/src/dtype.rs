@@ -104,7 +104,8 @@ impl GgmlType {
 
 fn block_bytes(n_elements: u64, block_size: usize, type_size: usize) -> Option<u64> {
     let bs = block_size as u64;
-    if !n_elements.is_multiple_of(bs) {
+    // A hand-made type with no elements per block describes no valid layout.
+    if bs == 0 || !n_elements.is_multiple_of(bs) {
         return None;
     }
     (n_elements / bs).checked_mul(type_size as u64)

@@ -1,8 +1,9 @@
 //! Steady-state evaluation of a repeated graph allocates no new buffers: a
 //! counting allocator sees no new data buffer after the first runs, large or
 //! small. Data buffers are told apart from graph nodes (which every build makes
-//! afresh) by their cache-line alignment: `AlignedBuf` is the only 64-aligned
-//! allocation.
+//! afresh) by their cache-line alignment: the 64-aligned allocations are
+//! `AlignedBuf`s (array storage) and the GEMM kernels' scratch lines, both of
+//! which must be reused.
 
 use ferrite_core::{Array, DType};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -24,8 +24,11 @@ pub fn open_model(path: &Path) -> Result<ModelSource> {
 /// asks for their directory; a file that cannot be read is left to it too, so
 /// the I/O error is reported once, by the code that reads the file.
 fn check_gguf_magic(path: &Path) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !path.is_file() || matches!(ext, "safetensors" | "json") {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !path.is_file() || matches!(ext.as_deref(), Some("safetensors" | "json")) {
         return Ok(());
     }
     let mut magic = Vec::with_capacity(4);
@@ -33,11 +36,19 @@ fn check_gguf_magic(path: &Path) -> Result<()> {
     if read.is_err() || magic == b"GGUF" {
         return Ok(());
     }
-    Err(Error::File {
-        path: path.display().to_string(),
-        msg: format!(
+    let msg = if magic.len() < 4 && ext.as_deref() == Some("gguf") {
+        format!(
+            "truncated: {} bytes, shorter than the GGUF magic",
+            magic.len()
+        )
+    } else {
+        format!(
             "not a model file: it starts with {:?}, not the GGUF magic; {WHAT_A_MODEL_IS}",
             String::from_utf8_lossy(&magic)
-        ),
+        )
+    };
+    Err(Error::File {
+        path: path.display().to_string(),
+        msg,
     })
 }

@@ -1,7 +1,7 @@
 //! Machine peaks and GEMM throughput.
 //!
-//! Run with `cargo run -p ferrite-kernels --release --example peaks [-- bandwidth]`; the
-//! `bandwidth` argument measures only (c) and (d).
+//! Run with `cargo run -p ferrite-kernels --release --example peaks [-- bandwidth|dram]`;
+//! `bandwidth` measures only (c) and (d), `dram` only the DRAM read rate of (c).
 //! Measures (a) the AVX-512 FMA peak, (b) the `vdpbf16ps` peak, single core and all
 //! cores, (c) DRAM and L2-resident read bandwidth, (d) read+write bandwidth (copy and
 //! `c = a * b`) with L2-, L3- and DRAM-sized buffers, and (e) GEMM GFLOP/s with % of peak,
@@ -337,6 +337,11 @@ fn main() {
     };
     let mut dot_peak = f32_peak;
     let only_bandwidth = std::env::args().any(|a| a == "bandwidth");
+    if std::env::args().any(|a| a == "dram") {
+        // One quick reading, for scripts that pair it with a run right after.
+        bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if !only_bandwidth {
         if is_x86_feature_detected!("avx512f") {

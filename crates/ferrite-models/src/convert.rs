@@ -51,6 +51,16 @@ pub fn hf_to_gguf(dir: &Path, extra: Vec<(String, Value)>) -> Result<GgufWriter>
             tensor: info.name.clone(),
             msg: "has no GGUF name (not part of a Llama-family model)".into(),
         })?;
+        if !info.dtype.is_float() {
+            return Err(Error::Weight {
+                path: st.path().into(),
+                tensor: info.name.clone(),
+                msg: format!(
+                    "has type {}; only f32, f16 and bf16 weights convert",
+                    info.dtype
+                ),
+            });
+        }
         let mut a = st.array(&info.name)?;
         if cfg.arch != Arch::Qwen2 {
             if gname.ends_with("attn_q.weight") || gname.ends_with("attn_q.bias") {

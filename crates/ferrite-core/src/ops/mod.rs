@@ -15,16 +15,22 @@ pub use shape_ops::SliceArg;
 use crate::dtype::DType;
 use crate::error::{dtype_err, Result};
 
-/// Rejects block-quantized arrays in ops that need element values.
+/// Rejects byte-carried arrays (GGML blocks, opaque types) in ops that need element
+/// values.
 pub(crate) fn computable(op: &'static str, dtype: DType) -> Result<()> {
-    if dtype.is_block() {
-        return dtype_err(
+    match dtype {
+        DType::Block(_) => dtype_err(
             op,
             dtype,
             "block-quantized data must be dequantized or used by a quantized kernel",
-        );
+        ),
+        DType::Opaque(_) => dtype_err(
+            op,
+            dtype,
+            "data of this type is carried as bytes, not computed with",
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Rejects anything but f32/f16/bf16.

@@ -48,7 +48,9 @@ pub(crate) fn to_name(dtype: DType) -> Option<&'static str> {
         DType::Block(t) if t.id == GGML_F64 => "F64",
         DType::Block(t) if t.id == GGML_I16 => "I16",
         DType::Block(_) => return None,
-        DType::Opaque(t) => t.name,
+        // Only the listed types: a hand-made one would write a header no reader accepts.
+        DType::Opaque(t) if OpaqueType::from_name(t.name) == Some(t) => t.name,
+        DType::Opaque(_) => return None,
     })
 }
 
