@@ -19,9 +19,8 @@ shared machine change from minute to minute. Besides one bound from the highest
 of three readings, the script measures `--pairs` paired rounds: a bandwidth
 reading (`peaks dram`, about a second) right before and right after a Ferrite
 run of the same tg length, that run's rate divided by the bound from the
-higher reading; it reports their median. The read rate of a plain sum is not a
-strict upper bound (a GEMV with software prefetches can stream slightly
-faster), so fractions a little above 100% occur.
+higher reading; it reports their median. The read rate of a plain two-thread
+sum is not a strict upper bound, so fractions a little above 100% occur.
 """
 import argparse, json, os, re, statistics, subprocess, sys, tempfile
 
