@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ferrite_engine::{open_model, Engine};
+use ferrite_engine::Engine;
 use ferrite_models::{LoadSummary, Loaded, ModelSource};
 use ferrite_tokenizer::Tokenizer;
 
@@ -39,7 +39,7 @@ fn load_model_with<T>(
     first: impl FnOnce(&ModelSource) -> crate::Result<T>,
 ) -> crate::Result<(Loaded, T)> {
     let (loaded, extra) = with_spinner(model, || {
-        let source = open_model(model)?;
+        let source = ModelSource::open(model)?;
         let extra = first(&source)?;
         Ok((source.load()?, extra))
     })?;

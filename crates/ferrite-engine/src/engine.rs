@@ -137,7 +137,7 @@ impl EngineBuilder {
             .path
             .ok_or_else(|| Error::Invalid("no model given".into()))?;
         ferrite_cpu::install();
-        let source = crate::open::open_model(&path)?;
+        let source = ModelSource::open(&path)?;
         let loaded = source.load()?;
         let tokenizer = load_tokenizer(&source)?;
         let mut templates = load_templates(&source, &tokenizer)?;

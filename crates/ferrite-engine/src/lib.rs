@@ -27,7 +27,6 @@ pub mod bench;
 pub mod default_model;
 mod engine;
 mod error;
-mod open;
 mod perplexity;
 mod sampling;
 mod stop;
@@ -37,7 +36,6 @@ pub use engine::{
     GenerateOptions, Session, Stats,
 };
 pub use error::{Error, Result};
-pub use open::open_model;
 pub use perplexity::{perplexity, PerplexityReport};
 pub use sampling::{argmax, Sampler, SamplingParams};
 pub use stop::StopMatcher;

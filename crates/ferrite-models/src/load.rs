@@ -40,14 +40,18 @@ impl ModelSource {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if matches!(ext, "safetensors" | "json") {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if matches!(ext.as_deref(), Some("safetensors" | "json")) {
             return Err(Error::Config {
                 path: path.into(),
                 msg: "pass the model's directory (the one with config.json), not one of its files"
                     .into(),
             });
         }
+        check_gguf_magic(path, ext.as_deref() == Some("gguf"))?;
         Ok(ModelSource::Gguf(Gguf::open(path)?))
     }
 
@@ -121,4 +125,36 @@ impl fmt::Display for LoadSummary {
             self.load_time.as_secs_f64()
         )
     }
+}
+
+/// What a model path may be, for messages about paths that are neither.
+const WHAT_A_MODEL_IS: &str =
+    "a model is a Hugging Face directory (with config.json) or a .gguf file";
+
+/// Fails for a file that does not start with the GGUF magic, saying what a model is
+/// (a `.bin` or a text file passed by mistake) rather than only that the magic is
+/// wrong. A file that cannot be read is left to the GGUF reader, so the I/O error
+/// is reported once, by the code that reads the file.
+fn check_gguf_magic(path: &Path, named_gguf: bool) -> Result<()> {
+    use std::io::Read;
+    let mut magic = Vec::with_capacity(4);
+    let read = std::fs::File::open(path).and_then(|f| f.take(4).read_to_end(&mut magic));
+    if read.is_err() || magic == b"GGUF" {
+        return Ok(());
+    }
+    let msg = if magic.len() < 4 && named_gguf {
+        format!(
+            "truncated: {} bytes, shorter than the GGUF magic",
+            magic.len()
+        )
+    } else {
+        format!(
+            "not a model file: it starts with {:?}, not the GGUF magic; {WHAT_A_MODEL_IS}",
+            String::from_utf8_lossy(&magic)
+        )
+    };
+    Err(Error::Unsupported {
+        path: path.into(),
+        msg,
+    })
 }
