@@ -9,7 +9,7 @@
 //! best of several runs, which filters out interference from other processes.
 
 use ferrite_kernels::isa::with_bf16_dot;
-use ferrite_kernels::{gemm, gemm_f32, sum, MatRef};
+use ferrite_kernels::{gemm, gemm_f32, read_peak, sum, MatRef};
 use half::bf16;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -147,6 +147,21 @@ fn bandwidth(name: &str, bytes: usize, threads: usize, passes: usize) {
     });
     let gbs = (chunk * threads * 4 * passes) as f64 / t.as_secs_f64() / 1e9;
     println!("{name:<28} {threads} thread(s): {gbs:8.1} GB/s");
+}
+
+/// DRAM read bandwidth with [`read_peak`] on every thread (best of 3): the bound that
+/// bandwidth-bound kernels are measured against.
+fn read_peak_gbs(bytes: usize) {
+    let buf: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+    let t = best_of(3, || {
+        black_box(read_peak(black_box(&buf)));
+    });
+    let gbs = bytes as f64 / t.as_secs_f64() / 1e9;
+    let threads = ferrite_kernels::team::threads();
+    println!(
+        "{:<28} {threads} thread(s): {gbs:8.1} GB/s",
+        "DRAM read peak (1 GiB)"
+    );
 }
 
 /// The traffic of one element-wise pass, for [`read_write`].
@@ -339,7 +354,7 @@ fn main() {
     let only_bandwidth = std::env::args().any(|a| a == "bandwidth");
     if std::env::args().any(|a| a == "dram") {
         // One quick reading, for scripts that pair it with a run right after.
-        bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
+        read_peak_gbs(1 << 30);
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -355,7 +370,8 @@ fn main() {
             dot_peak.all = compute_peak("bf16 dot peak", threads, |n| unsafe { loops::dpbf16(n) });
         }
     }
-    bandwidth("DRAM read (1 GiB)", 1 << 30, threads, 1);
+    read_peak_gbs(1 << 30);
+    bandwidth("DRAM read, plain sum (1 GiB)", 1 << 30, threads, 1);
     bandwidth("L2 read (512 KiB/thread)", threads << 19, threads, 2000);
     bandwidth("L2 read (512 KiB)", 1 << 19, 1, 2000);
     #[cfg(target_arch = "x86_64")]

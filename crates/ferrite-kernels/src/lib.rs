@@ -43,6 +43,7 @@ mod reduce;
 mod reuse;
 mod rows;
 mod simd;
+mod stream;
 pub mod team;
 mod unary;
 
@@ -54,4 +55,5 @@ pub use isa::{with_isa, Isa};
 pub use mat::{ElemKind, Element, MatRef};
 pub use reduce::{axpy, dot, max, scale, sum};
 pub use rows::{layer_norm, log_softmax, logsumexp, rms_norm, softmax, softmax_inplace};
+pub use stream::read_peak;
 pub use unary::{unary, unary_inplace, unary_mul, UnaryOp};

@@ -36,9 +36,22 @@ pub fn threads() -> usize {
 }
 
 /// Runs `f(0), f(1), ..., f(tasks - 1)`, spread over [`threads`] threads; returns when all
-/// have finished. Tasks are claimed one at a time, so uneven tasks balance themselves.
-/// A panic in a task is re-raised on the caller once every task has stopped.
+/// have finished. Tasks are claimed one at a time, so uneven tasks balance themselves:
+/// each thread takes consecutive tasks from its own share of the range first, then what
+/// is left of the others' shares from their far ends, so neighbouring tasks (neighbouring
+/// data) mostly run on the same thread. A panic in a task is re-raised on the caller once every task has stopped.
 pub fn parallel_for(tasks: usize, f: impl Fn(usize) + Sync) {
+    run_job(tasks, &f);
+}
+
+fn run_job(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
+    let Ok(tasks32) = u32::try_from(tasks) else {
+        // Claims count in 32 bits; run absurdly many tasks as fewer groups of them.
+        let per = tasks.div_ceil(u32::MAX as usize);
+        return run_job(tasks.div_ceil(per), &|g| {
+            (g * per..tasks.min((g + 1) * per)).for_each(f)
+        });
+    };
     let helpers = threads().saturating_sub(1).min(tasks.saturating_sub(1));
     if helpers == 0 {
         (0..tasks).for_each(f);
@@ -50,15 +63,14 @@ pub fn parallel_for(tasks: usize, f: impl Fn(usize) + Sync) {
     }
     let team = team();
     if team.busy.swap(true, SeqCst) {
-        (0..tasks).into_par_iter().for_each(&f);
+        (0..tasks).into_par_iter().for_each(f);
         return;
     }
     team.grow(helpers);
     let job = Job {
-        task: &f,
-        tasks,
+        task: f,
         helpers,
-        next: AtomicUsize::new(0),
+        claims: Claims::new(tasks32, helpers + 1),
         panic: Mutex::new(None),
     };
     team.publish(&job);
@@ -135,10 +147,9 @@ thread_local! {
 /// One call of [`parallel_for`]; lives on the caller's stack.
 struct Job<'a> {
     task: &'a (dyn Fn(usize) + Sync),
-    tasks: usize,
     /// Workers with an index below this take part.
     helpers: usize,
-    next: AtomicUsize,
+    claims: Claims,
     /// The first task panic's payload, re-raised on the caller.
     panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
@@ -152,14 +163,77 @@ impl Job<'_> {
     }
 
     fn claim_all(&self) {
-        loop {
-            let i = self.next.fetch_add(1, SeqCst);
-            if i >= self.tasks {
-                return;
-            }
+        let home = self.claims.join();
+        while let Some(i) = self.claims.next(home) {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.task)(i)));
             if let Err(payload) = run {
                 lock(&self.panic).get_or_insert(payload);
+            }
+        }
+    }
+}
+
+/// Most regions a job's tasks are split into; members beyond that share regions.
+const MAX_REGIONS: usize = 32;
+
+/// Hands out a job's task indices. Each member that joins gets a home region, a run of
+/// consecutive tasks that it claims front to back, so that one thread's tasks touch
+/// neighbouring data: a streaming kernel's prefetches then run ahead into the thread's
+/// own next task, not into another core's. A member whose region is empty takes tasks
+/// from the back of the others', so uneven tasks and late joiners still balance.
+struct Claims {
+    /// Per region: the next unclaimed task at its front (low 32 bits) and one past the
+    /// last unclaimed one (high 32 bits), updated together by compare-and-swap.
+    regions: [AtomicU64; MAX_REGIONS],
+    count: usize,
+    joined: AtomicUsize,
+}
+
+impl Claims {
+    fn new(tasks: u32, members: usize) -> Self {
+        let count = members.clamp(1, MAX_REGIONS);
+        let bound = |r: usize| u64::from(tasks) * r as u64 / count as u64;
+        Self {
+            regions: std::array::from_fn(|r| {
+                let (front, back) = if r < count {
+                    (bound(r), bound(r + 1))
+                } else {
+                    (0, 0)
+                };
+                AtomicU64::new(front | back << 32)
+            }),
+            count,
+            joined: AtomicUsize::new(0),
+        }
+    }
+
+    /// The home region of the member joining now.
+    fn join(&self) -> usize {
+        self.joined.fetch_add(1, SeqCst) % self.count
+    }
+
+    /// The next task for a member at home in region `home`; `None` once all are claimed.
+    fn next(&self, home: usize) -> Option<usize> {
+        self.take(home, true)
+            .or_else(|| (1..self.count).find_map(|d| self.take((home + d) % self.count, false)))
+    }
+
+    fn take(&self, region: usize, front: bool) -> Option<usize> {
+        let slot = &self.regions[region];
+        let mut current = slot.load(SeqCst);
+        loop {
+            let (lo, hi) = (current & u64::from(u32::MAX), current >> 32);
+            if lo >= hi {
+                return None;
+            }
+            let (task, claimed) = if front {
+                (lo, current + 1)
+            } else {
+                (hi - 1, lo | (hi - 1) << 32)
+            };
+            match slot.compare_exchange_weak(current, claimed, SeqCst, SeqCst) {
+                Ok(_) => return Some(task as usize),
+                Err(now) => current = now,
             }
         }
     }
@@ -326,6 +400,50 @@ mod tests {
             .build()
             .expect("a 3-thread pool");
         pool.install(f);
+    }
+
+    #[test]
+    fn claims_go_front_to_back_at_home_then_steal_from_the_back() {
+        let claims = Claims::new(10, 2);
+        assert_eq!(claims.join(), 0);
+        assert_eq!(claims.join(), 1);
+        let first: Vec<_> = std::iter::from_fn(|| claims.take(0, true)).collect();
+        assert_eq!(first, [0, 1, 2, 3, 4]);
+        assert_eq!(claims.next(1), Some(5));
+        assert_eq!(
+            claims.next(0),
+            Some(9),
+            "an idle member steals the last task"
+        );
+        assert_eq!(claims.next(0), Some(8));
+        let rest: Vec<_> = std::iter::from_fn(|| claims.next(1)).collect();
+        assert_eq!(rest, [6, 7]);
+        assert_eq!(claims.next(0), None);
+        // More members than tasks, and more than MAX_REGIONS.
+        for (tasks, members) in [(3u32, 5usize), (0, 2), (100, MAX_REGIONS + 7)] {
+            let claims = Claims::new(tasks, members);
+            let mut got: Vec<_> = std::iter::from_fn(|| claims.next(claims.join())).collect();
+            got.sort_unstable();
+            assert_eq!(got, (0..tasks as usize).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn concurrent_claims_hand_out_each_task_once() {
+        let tasks = 20_000u32;
+        let claims = Claims::new(tasks, 4);
+        let hits: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let home = claims.join();
+                    while let Some(i) = claims.next(home) {
+                        hits[i].fetch_add(1, SeqCst);
+                    }
+                });
+            }
+        });
+        assert!(hits.iter().all(|h| h.load(SeqCst) == 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::mat::{load_as_f32, Element, MatRef};
 use crate::reuse::Reuse;
 use crate::simd::{multiversion, Simd};
+use crate::stream::prefetch;
 use crate::{team, Isa};
 
 /// Work (multiply-adds) below which the product stays on the calling thread.
@@ -16,6 +17,11 @@ const PARALLEL_MIN_MACS: usize = 1 << 17;
 
 /// Tasks a parallel GEMV is cut into per thread (see `gemv`).
 const TASKS_PER_THREAD: usize = 32;
+
+/// How far ahead of the weights being read the column kernel asks for them, in bytes of
+/// the order it reads them in: into L1 and into L2. See `gemv_cols_impl`.
+const PREFETCH_L1_BYTES: usize = 8 << 10;
+const PREFETCH_L2_BYTES: usize = 96 << 10;
 
 /// Columns per pass of the row-contiguous kernel: 8 KiB of `y`, well inside L1.
 const COL_BLOCK: usize = 2048;
@@ -39,8 +45,10 @@ pub(crate) fn gemv<T: Element>(
         return gemv_rows_split_k(isa, x, b, y, accumulate, threads);
     }
     let chunk = if parallel {
-        // Several tasks per thread, claimed as threads come free, so that a thread that
-        // starts late or is interrupted does not leave the others waiting at the end.
+        // Several tasks per thread, so that a thread that starts late or is interrupted
+        // does not leave the others waiting at the end. The team hands each thread a
+        // run of consecutive tasks first (`team::parallel_for`), so the column kernel's
+        // prefetches, which run on past the end of its task, mostly fetch its own next one.
         n.div_ceil(TASKS_PER_THREAD * threads).next_multiple_of(16)
     } else {
         n
@@ -56,7 +64,18 @@ pub(crate) fn gemv<T: Element>(
             if cs == 1 {
                 gemv_rows(isa, x.as_ptr(), k, b0, rs, ys.as_mut_ptr(), w, accumulate);
             } else if rs == 1 {
-                gemv_cols(isa, x.as_ptr(), k, b0, cs, ys.as_mut_ptr(), w, accumulate);
+                let rows_left = n - j0;
+                gemv_cols(
+                    isa,
+                    x.as_ptr(),
+                    k,
+                    b0,
+                    cs,
+                    ys.as_mut_ptr(),
+                    w,
+                    rows_left,
+                    accumulate,
+                );
             } else {
                 gemv_strided(x, b0, rs, cs, ys, accumulate);
             }
@@ -209,43 +228,123 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
     cs: usize,
     y: *mut f32,
     w: usize,
+    rows_left: usize,
     accumulate: bool,
 ) {
     // Four columns (weight rows) summed together: four concurrent streams keep memory
-    // busy and share each load of x. Measured on a TinyLlama-shaped decode step (the
-    // `decode_gemv` example and variants of it): 2-byte weights read fastest with the
-    // next group prefetched, since a 2048-wide row is a single 4 KiB page, too short
-    // for the hardware prefetcher, which stops at page boundaries, to ramp up on by
-    // itself (25-26 GB/s against 23-25 without); f32 rows span two pages and read
-    // fastest without software prefetches (29-30 GB/s, the plain read rate, against
-    // 25-26 with them; probably they take line fill buffers from the demand loads).
+    // busy and share each load of x. Each weight line is also requested twice ahead of
+    // its use, 8 KiB ahead into L1 and 96 KiB ahead into L2, counted along the order the
+    // groups are read in, so across row, group and task ends: the hardware prefetchers
+    // alone stop at every 4 KiB page and a 2048-wide f16 row is one page. Measured with
+    // the `decode_gemv` example (TinyLlama-shaped step against `read_peak`, paired
+    // rounds): the L2 requests took f32 from 78% to 96-100% of the read peak and f16
+    // from 83% (next group into L1 only) to 88-91%; 4-16 KiB into L1 and 48-192 KiB into
+    // L2, and 2 or 8 columns per group, were within the noise of these or worse.
     unsafe {
-        if std::mem::size_of::<T>() < 4 {
-            cols_in_groups::<S, T, 4, true>(x, k, b, cs, y, w, accumulate)
-        } else {
-            cols_in_groups::<S, T, 4, false>(x, k, b, cs, y, w, accumulate)
-        }
+        let per_row = |bytes: usize| bytes / (4 * std::mem::size_of::<T>());
+        cols_in_groups::<S, T, 4>(
+            x,
+            k,
+            b,
+            cs,
+            y,
+            w,
+            rows_left,
+            accumulate,
+            per_row(PREFETCH_L1_BYTES),
+            per_row(PREFETCH_L2_BYTES),
+        )
     }
 }
 
-/// `GROUP` columns at a time, optionally prefetching the next group (see
-/// `gemv_cols_impl`).
+/// A position a fixed distance ahead of the one being read, in the order that
+/// [`cols_in_groups`] reads the weights (group by group, each group's rows side by side),
+/// for prefetching. Only computes addresses, never dereferences them.
+struct Ahead<T, const GROUP: usize> {
+    /// Elements ahead per row; `k` for a whole group ahead.
+    distance: usize,
+    b: *const T,
+    cs: usize,
+    k: usize,
+    /// Rows of the matrix from `b` on; targets past the last row stay on it.
+    rows_left: usize,
+    /// Groups ahead of the current one and the offset in their rows.
+    groups: usize,
+    off: usize,
+    rows: [*const T; GROUP],
+}
+
+impl<T, const GROUP: usize> Ahead<T, GROUP> {
+    fn new(distance: usize, b: *const T, cs: usize, k: usize, rows_left: usize) -> Self {
+        let rows = [b; GROUP];
+        Self {
+            distance,
+            b,
+            cs,
+            k,
+            rows_left,
+            groups: 0,
+            off: 0,
+            rows,
+        }
+    }
+
+    /// Aims `distance` ahead of the start of the group whose first row is `j`.
+    #[inline(always)]
+    fn start(&mut self, j: usize) {
+        self.groups = self.distance / self.k;
+        self.off = self.distance % self.k;
+        self.aim(j);
+    }
+
+    #[inline(always)]
+    fn aim(&mut self, j: usize) {
+        let first = j + self.groups * GROUP;
+        self.rows = std::array::from_fn(|c| {
+            self.b
+                .wrapping_add((first + c).min(self.rows_left - 1) * self.cs)
+        });
+    }
+
+    /// Moves `step` elements on in the group whose first row is `j`.
+    #[inline(always)]
+    fn advance(&mut self, j: usize, step: usize) {
+        self.off += step;
+        if self.off >= self.k {
+            self.off -= self.k;
+            self.groups += 1;
+            self.aim(j);
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch<const L2: bool>(&self, c: usize) {
+        prefetch::<T, L2>(self.rows[c].wrapping_add(self.off));
+    }
+}
+
+/// `GROUP` columns at a time, each line of them requested `l1_ahead` elements (per
+/// row) ahead into L1 and `l2_ahead` into L2 (see `gemv_cols_impl`).
 ///
 /// # Safety
-/// As `gemv_cols_impl`.
+/// As `gemv_cols_impl`, and `rows_left >= w`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn cols_in_groups<S: Simd, T: Element, const GROUP: usize, const PREFETCH: bool>(
+unsafe fn cols_in_groups<S: Simd, T: Element, const GROUP: usize>(
     x: *const f32,
     k: usize,
     b: *const T,
     cs: usize,
     y: *mut f32,
     w: usize,
+    rows_left: usize,
     accumulate: bool,
+    l1_ahead: usize,
+    l2_ahead: usize,
 ) {
     let l = S::LANES;
     let full = k - k % l;
+    let line = 64 / std::mem::size_of::<T>();
     unsafe {
         let dot_tail = |col: *const T| {
             let mut s = 0.0f32;
@@ -258,21 +357,27 @@ unsafe fn cols_in_groups<S: Simd, T: Element, const GROUP: usize, const PREFETCH
             let yj = y.add(j);
             *yj = if accumulate { *yj + v } else { v };
         };
+        let mut l1 = Ahead::<T, GROUP>::new(l1_ahead, b, cs, k.max(1), rows_left);
+        let mut l2 = Ahead::<T, GROUP>::new(l2_ahead, b, cs, k.max(1), rows_left);
         let mut j = 0;
         while j + GROUP <= w {
             let cols: [*const T; GROUP] = std::array::from_fn(|c| b.add((j + c) * cs));
-            let next: [*const T; GROUP] =
-                std::array::from_fn(|c| b.add((j + GROUP + c).min(w - 1) * cs));
+            l1.start(j);
+            l2.start(j);
             let mut acc = [S::splat(0.0); GROUP];
             let mut kk = 0;
             while kk < full {
                 let xv = S::load(x.add(kk));
+                let new_line = kk % line < l;
                 for c in 0..GROUP {
-                    if PREFETCH {
-                        prefetch(next[c].add(kk));
+                    if new_line {
+                        l1.prefetch::<false>(c);
+                        l2.prefetch::<true>(c);
                     }
                     acc[c] = S::madd(xv, load_as_f32::<S, T>(cols[c].add(kk)), acc[c]);
                 }
+                l1.advance(j, l);
+                l2.advance(j, l);
                 kk += l;
             }
             for c in 0..GROUP {
@@ -293,18 +398,5 @@ unsafe fn cols_in_groups<S: Simd, T: Element, const GROUP: usize, const PREFETCH
     }
 }
 
-/// A hint to bring the cache line at `p` into L1; a no-op off x86-64. Prefetches never
-/// fault, so `p` need not be in bounds.
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch instructions do not access memory architecturally and never fault.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 multiversion!(unsafe fn gemv_rows<T: Element>(x: *const f32, k: usize, b: *const T, rs: usize, y: *mut f32, w: usize, accumulate: bool) => gemv_rows_impl);
-multiversion!(unsafe fn gemv_cols<T: Element>(x: *const f32, k: usize, b: *const T, cs: usize, y: *mut f32, w: usize, accumulate: bool) => gemv_cols_impl);
+multiversion!(unsafe fn gemv_cols<T: Element>(x: *const f32, k: usize, b: *const T, cs: usize, y: *mut f32, w: usize, rows_left: usize, accumulate: bool) => gemv_cols_impl);
