@@ -125,7 +125,7 @@ mod tests {
     use super::*;
 
     /// The fold is the XOR of the native-endian 64-bit words of the buffer, zero-padded:
-    /// check it against a byte-at-a-time reference on awkward lengths and thread counts
+    /// check it against a byte-at-a-time reference on awkward lengths, thread counts and ISAs
     /// (parts start at multiples of 64 bytes, so byte `i` is always byte `i % 8` of a word).
     #[test]
     fn read_peak_folds_every_byte() {
@@ -142,6 +142,13 @@ mod tests {
                 .expect("pool");
             assert_eq!(pool.install(|| read_peak(&bytes)), want, "length {len}");
             assert_eq!(read_peak(&bytes), want, "length {len}");
+            // Each ISA's fold on this thread, the scalar one included, against the same
+            // reference (read_peak's workers use the process default only).
+            for isa in [crate::Isa::Scalar, crate::Isa::Avx2, crate::Isa::Avx512] {
+                if let Some(got) = crate::with_isa(isa, || fold_fastest(&bytes)) {
+                    assert_eq!(got, want, "length {len}, {isa}");
+                }
+            }
         }
     }
 }

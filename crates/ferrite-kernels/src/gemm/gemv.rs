@@ -238,7 +238,7 @@ unsafe fn gemv_cols_impl<S: Simd, T: Element>(
     // alone stop at every 4 KiB page and a 2048-wide f16 row is one page. Measured with
     // the `decode_gemv` example (TinyLlama-shaped step against `read_peak`, paired
     // rounds): the L2 requests took f32 from 78% to 96-100% of the read peak and f16
-    // from 83% (next group into L1 only) to 88-91%; 4-16 KiB into L1 and 48-192 KiB into
+    // from 83% (next group into L1 only) to 88-92%; 4-16 KiB into L1 and 48-192 KiB into
     // L2, and 2 or 8 columns per group, were within the noise of these or worse.
     unsafe {
         let per_row = |bytes: usize| bytes / (4 * std::mem::size_of::<T>());
