@@ -26,8 +26,14 @@ pub(crate) struct Node {
 /// detaches it from its inputs so intermediates die with their last consumer.
 #[derive(Clone)]
 pub(crate) enum State {
-    Pending { prim: Prim, inputs: Vec<Array> },
+    Pending {
+        prim: Prim,
+        inputs: Vec<Array>,
+    },
     Ready(Data),
+    /// The data was handed to the node's last consumer, which overwrote it in place
+    /// (see [`crate::graph::Graph::donate`]); nothing can read it any more.
+    Donated,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -163,7 +169,19 @@ impl Array {
     pub fn data(&self) -> Option<Data> {
         match &*self.lock() {
             State::Ready(d) => Some(d.clone()),
-            State::Pending { .. } => None,
+            State::Pending { .. } | State::Donated => None,
+        }
+    }
+
+    /// Moves the data out, leaving the node [`State::Donated`].
+    pub(crate) fn take_data(&self) -> Option<Data> {
+        let mut state = self.lock();
+        match std::mem::replace(&mut *state, State::Donated) {
+            State::Ready(d) => Some(d),
+            other => {
+                *state = other;
+                None
+            }
         }
     }
 
@@ -171,7 +189,7 @@ impl Array {
     pub fn pending_op(&self) -> Option<(Prim, Vec<Array>)> {
         match &*self.lock() {
             State::Pending { prim, inputs } => Some((prim.clone(), inputs.clone())),
-            State::Ready(_) => None,
+            State::Ready(_) | State::Donated => None,
         }
     }
 

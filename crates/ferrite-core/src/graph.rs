@@ -47,7 +47,7 @@ impl Graph {
                 }
                 let state = a.lock().clone();
                 match state {
-                    State::Ready(_) => g.push(&mut index, a, None),
+                    State::Ready(_) | State::Donated => g.push(&mut index, a, None),
                     State::Pending { prim, inputs } => {
                         if expanded {
                             let ids: Vec<usize> = inputs.iter().map(|i| index[&i.id()]).collect();
@@ -114,6 +114,18 @@ impl Graph {
             .map_or(0, |a| std::sync::Arc::strong_count(&a.0));
         // One reference from this graph plus one per consumer's input list.
         !self.is_target[i] && holders <= 1 + self.uses[i] as usize
+    }
+
+    /// Node `i`'s data, moved out for its consumer to overwrite, if that consumer is
+    /// the last reader of node `i` in this graph and nothing outside the graph holds
+    /// the node. The node is then left unreadable. The caller must still check that
+    /// no other view shares the storage (`Arc::get_mut` on it) before writing.
+    pub fn donate(&mut self, i: usize) -> Option<Data> {
+        let last_reader = self.remaining_uses[i] == 1 && self.uses[i] == 1;
+        if !last_reader || !self.is_private(i) {
+            return None;
+        }
+        self.arrays[i].as_ref()?.take_data()
     }
 
     /// The evaluated data of node `i` (an input of the node being computed).

@@ -132,6 +132,14 @@ pub enum Prim {
     Concat {
         axis: usize,
     },
+    /// Input 0 with input 1 written over positions `start..start + len` of `axis`
+    /// (`len` is input 1's size there). When nothing else can see input 0's buffer,
+    /// the backend writes into it instead of copying it (MLX's buffer donation), so
+    /// appending one position to a preallocated KV cache costs that position only.
+    SliceUpdate {
+        axis: usize,
+        start: usize,
+    },
     /// `take_along_axis`: input 1 holds indices with the output's shape.
     GatherAlong {
         axis: usize,
@@ -210,6 +218,7 @@ impl Prim {
             Prim::Slice { .. } => "slice",
             Prim::Broadcast => "broadcast",
             Prim::Concat { .. } => "concatenate",
+            Prim::SliceUpdate { .. } => "slice_update",
             Prim::GatherAlong { .. } => "take_along_axis",
             Prim::Take { .. } => "take",
             Prim::Reduce { .. } => "reduce",

@@ -9,6 +9,13 @@ use std::sync::Arc;
 /// (an `AlignedBuf`, an `mmap`, a pooled buffer of a backend).
 pub trait HostBytes: Send + Sync + 'static {
     fn bytes(&self) -> &[u8];
+
+    /// Writable bytes, for an owner that may be written once it is the only
+    /// holder (a backend's own buffers); `None` for read-only owners such as a
+    /// memory-mapped file.
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 /// One cache line; owned buffers are built from these so that every owned
@@ -76,6 +83,10 @@ impl AlignedBuf {
 impl HostBytes for AlignedBuf {
     fn bytes(&self) -> &[u8] {
         &bytemuck::cast_slice(&self.lines)[..self.len]
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        Some(AlignedBuf::bytes_mut(self))
     }
 }
 

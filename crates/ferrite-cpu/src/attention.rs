@@ -6,7 +6,7 @@
 //! without packing; otherwise they are GEMMs.
 
 use crate::access::load_run;
-use crate::layout::f32_rows;
+use crate::layout::{f32_rows, F32Rows};
 use crate::pool::{F32Out, Scratch};
 use ferrite_core::{DType, Data, Error, Result};
 use ferrite_kernels::team;
@@ -43,9 +43,11 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
     let (hkv, tk, dv) = (ks[1], ks[2], vs[3]);
     let group = hq / hkv.max(1);
     let q = f32_rows(a.q.0, qs, a.dtype);
-    let k = f32_rows(a.k.0, ks, a.dtype);
-    let v = f32_rows(a.v.0, vs, a.dtype);
-    let (q, k, v) = (q.as_slice(), k.as_slice(), v.as_slice());
+    let q = q.as_slice();
+    let (k, v) = (
+        Heads::new(a.k.0, ks, a.dtype),
+        Heads::new(a.v.0, vs, a.dtype),
+    );
     let n_out = b * hq * tq * dv;
     let mut out = F32Out::new(n_out, a.dtype);
     // Query row i may see keys up to i + (tk - tq): the last query is aligned
@@ -60,8 +62,7 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
             rows_per_head * dv,
             |bh, o| -> Result<()> {
                 let (bi, h) = (bh / hkv, bh % hkv);
-                let kmat = &k[(bi * hkv + h) * tk * d..(bi * hkv + h + 1) * tk * d];
-                let vmat = &v[(bi * hkv + h) * tk * dv..(bi * hkv + h + 1) * tk * dv];
+                let (kmat, vmat) = (k.head(bi, h)?, v.head(bi, h)?);
                 let qmat = &q[(bi * hq + h * group) * tq * d..(bi * hq + (h + 1) * group) * tq * d];
                 let chunk = (SCORE_BUDGET / tk.max(1)).clamp(1, rows_per_head);
                 let mut scores = Scratch::<f32>::new(chunk * tk);
@@ -110,6 +111,63 @@ pub fn attention(a: &AttentionInputs) -> Result<Data> {
         )?;
     }
     Ok(Data::contiguous(out.finish(), 0, &[b, hq, tq, dv]))
+}
+
+/// `[B, H, T, D]` data as one row-major `[T, D]` f32 block per head. Read in place when
+/// it is f32 with each head's rows contiguous: a KV cache is a prefix along T of a
+/// preallocated buffer, so its heads lie `capacity * D` apart and are read without a
+/// copy. Anything else is converted into scratch once.
+enum Heads {
+    InPlace {
+        data: Data,
+        shape: [usize; 4],
+        strides: [usize; 2],
+    },
+    Packed(F32Rows, [usize; 4]),
+}
+
+impl Heads {
+    fn new(data: &Data, shape: &[usize], dtype: DType) -> Heads {
+        let dims = [shape[0], shape[1], shape[2], shape[3]];
+        let st = &data.strides;
+        let rows_contiguous = (st[3] == 1 || dims[3] <= 1)
+            && (st[2] == dims[3] as isize || dims[2] <= 1)
+            && st[0] >= 0
+            && st[1] >= 0;
+        let aligned = data.offset.is_multiple_of(4)
+            && bytemuck::try_cast_slice::<u8, f32>(data.storage.bytes()).is_ok();
+        if dtype == DType::F32 && rows_contiguous && aligned {
+            return Heads::InPlace {
+                data: data.clone(),
+                shape: dims,
+                strides: [st[0] as usize, st[1] as usize],
+            };
+        }
+        Heads::Packed(f32_rows(data, shape, dtype), dims)
+    }
+
+    /// The `[T, D]` rows of head `h` of batch entry `b`.
+    fn head(&self, b: usize, h: usize) -> Result<&[f32]> {
+        let (all, start, len): (&[f32], usize, usize) = match self {
+            Heads::InPlace {
+                data,
+                shape,
+                strides,
+            } => (
+                bytemuck::cast_slice(data.storage.bytes()),
+                data.offset / 4 + b * strides[0] + h * strides[1],
+                shape[2] * shape[3],
+            ),
+            Heads::Packed(rows, shape) => {
+                let len = shape[2] * shape[3];
+                (rows.as_slice(), (b * shape[1] + h) * len, len)
+            }
+        };
+        all.get(start..start + len).ok_or_else(|| Error::Backend {
+            op: "attention",
+            msg: format!("internal: head ({b}, {h}) lies outside its buffer"),
+        })
+    }
 }
 
 /// One row of the mask, read in place through its (often stride-0,

@@ -5,6 +5,7 @@ use crate::access::{gather_contiguous, load_run};
 use crate::pool::{PooledBuf, Scratch};
 use ferrite_core::shape::{contiguous_strides, numel, Strides};
 use ferrite_core::{view, DType, Data, Error, Result};
+use std::sync::Arc;
 
 /// Copies elements of `esize` bytes laid out as `shape` at `src`'s strides
 /// into `dst` at `dst_offset`/`dst_strides`.
@@ -112,6 +113,36 @@ pub fn concat(
         pos += shape[axis];
     }
     Data::contiguous(buf.into_storage(), 0, out_shape)
+}
+
+/// `target` (of `shape`) with `update` written at `start` along `axis`. The write goes
+/// into `target`'s own buffer when its layout is contiguous (so every position is
+/// written once) and nothing else shares the storage; otherwise into a fresh copy.
+/// The graph only hands over a buffer nobody else can read (`Graph::donate`), and the
+/// storage check here covers views of it that were made before.
+pub fn slice_update(
+    mut target: Data,
+    shape: &[usize],
+    update: (&Data, &[usize]),
+    axis: usize,
+    start: usize,
+    dtype: DType,
+) -> Data {
+    let esize = elem_size(dtype);
+    if target.is_contiguous(shape) {
+        let strides = target.strides.clone();
+        let at = target.offset as isize + start as isize * strides[axis] * esize as isize;
+        if let Some(bytes) = Arc::get_mut(&mut target.storage).and_then(|s| s.bytes_mut()) {
+            copy_strided(update.0, update.1, esize, bytes, at as usize, &strides);
+            return target;
+        }
+    }
+    let mut buf = PooledBuf::take(numel(shape) * esize);
+    let strides = contiguous_strides(shape);
+    copy_strided(&target, shape, esize, buf.bytes_mut(), 0, &strides);
+    let at = start * strides[axis] as usize * esize;
+    copy_strided(update.0, update.1, esize, buf.bytes_mut(), at, &strides);
+    Data::contiguous(buf.into_storage(), 0, shape)
 }
 
 /// Reads an index array as i64 values, resolving negatives against `len`

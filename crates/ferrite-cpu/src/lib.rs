@@ -51,13 +51,43 @@ impl ferrite_core::backend::Backend for CpuBackend {
                     graph.finish(k.output, &k.absorbed, data);
                 }
                 Step::Node(i) => {
-                    let data = eval_node(graph, i)?;
+                    let data = match graph.node(i).op {
+                        Some((Prim::SliceUpdate { axis, start }, ref inputs)) => {
+                            let (target, update) = (inputs[0], inputs[1]);
+                            slice_update(graph, i, (target, update), axis, start)?
+                        }
+                        _ => eval_node(graph, i)?,
+                    };
                     graph.finish(i, &[], data);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Node `i`, a slice update, written into its target's buffer when the graph can
+/// hand that buffer over.
+fn slice_update(
+    graph: &mut Graph,
+    i: usize,
+    (target, update): (usize, usize),
+    axis: usize,
+    start: usize,
+) -> Result<Data> {
+    let target_data = match graph.donate(target) {
+        Some(d) => d,
+        None => graph.data(target)?,
+    };
+    let node = graph.node(i);
+    Ok(layout::slice_update(
+        target_data,
+        &node.shape,
+        (&graph.data(update)?, &graph.node(update).shape),
+        axis,
+        start,
+        node.dtype,
+    ))
 }
 
 /// Evaluates one non-element-wise node from its inputs' data.
@@ -205,6 +235,10 @@ fn eval_node(g: &Graph, i: usize) -> Result<Data> {
                 dtype,
                 shape,
             )?
+        }
+        Prim::SliceUpdate { axis, start } => {
+            let ((t, _, _), (u, u_shape, _)) = (input(0)?, input(1)?);
+            layout::slice_update(t, shape, (&u, u_shape), *axis, *start, dtype)
         }
         Prim::Unary(_) | Prim::Binary(_) | Prim::Where | Prim::Cast => {
             return Err(Error::Backend {

@@ -77,6 +77,10 @@ impl HostBytes for PooledBuf {
     fn bytes(&self) -> &[u8] {
         self.0.as_ref().map_or(&[], |b| b.bytes())
     }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        Some(PooledBuf::bytes_mut(self))
+    }
 }
 
 impl Drop for PooledBuf {

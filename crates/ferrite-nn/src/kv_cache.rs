@@ -1,53 +1,86 @@
 use ferrite_core::{Array, Result};
 
-/// One layer's cached keys and values, `[B, H_kv, T, D]` each.
+/// Positions a layer's cache grows by when it is full, as mlx-lm does: growing copies
+/// what is cached once, so a step pays for that copy once per this many positions.
+const GROW_BY: usize = 256;
+
+/// One layer's cached keys and values.
+///
+/// Each is kept in a buffer `[B, H_kv, capacity, D]` of which the first `len`
+/// positions are filled. A step writes its positions with [`Array::slice_update`],
+/// which the backend does in place (the cache is the buffer's only holder), so a
+/// decode step costs the new position, not a copy of the cache; attention reads
+/// the filled prefix as a view.
 #[derive(Clone, Debug, Default)]
 pub struct LayerKv {
-    kv: Option<(Array, Array)>,
+    buffers: Option<(Array, Array)>,
+    len: usize,
 }
 
 impl LayerKv {
     /// Positions cached so far.
     pub fn len(&self) -> usize {
-        self.kv.as_ref().map_or(0, |(k, _)| k.shape()[2])
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Appends new positions and returns the whole cache.
-    ///
-    /// A contiguous cache grown by concatenation costs a copy of the cache per
-    /// step, which is small next to reading the weights at these sizes; the
-    /// paged cache of the serving engine replaces it.
+    /// Positions the buffers hold before they must grow.
+    pub fn capacity(&self) -> usize {
+        self.buffers.as_ref().map_or(0, |(k, _)| k.shape()[2])
+    }
+
+    /// Appends new positions (`[B, H_kv, T, D]` each) and returns views of the whole
+    /// cache, `[B, H_kv, len, D]`.
     pub fn append(&mut self, k: Array, v: Array) -> Result<(Array, Array)> {
-        let both = match self.kv.take() {
-            None => (k.contiguous()?, v.contiguous()?),
-            Some((pk, pv)) => (
-                Array::concatenate(&[pk, k], 2)?,
-                Array::concatenate(&[pv, v], 2)?,
-            ),
+        let end = self.len + k.shape()[2];
+        let (kb, vb) = match self.buffers.take() {
+            Some(bufs) if bufs.0.shape()[2] >= end => bufs,
+            old => {
+                let capacity = end.next_multiple_of(GROW_BY);
+                let (ok, ov) = old.unzip();
+                (
+                    grown(ok.as_ref(), &k, self.len, capacity)?,
+                    grown(ov.as_ref(), &v, self.len, capacity)?,
+                )
+            }
         };
-        self.kv = Some(both.clone());
-        Ok(both)
+        let kb = kb.slice_update(&k, 2, self.len)?;
+        let vb = vb.slice_update(&v, 2, self.len)?;
+        let views = (kb.slice_axis(2, 0, end)?, vb.slice_axis(2, 0, end)?);
+        self.buffers = Some((kb, vb));
+        self.len = end;
+        Ok(views)
     }
 
-    /// Keeps the first `n` positions (a conversation rewound to a shared prefix).
+    /// Keeps the first `n` positions (a conversation rewound to a shared prefix);
+    /// later appends overwrite the rest.
     pub fn truncate(&mut self, n: usize) -> Result<()> {
-        if n >= self.len() {
-            return Ok(());
+        if n == 0 {
+            self.buffers = None;
         }
-        self.kv = match self.kv.take() {
-            Some((k, v)) if n > 0 => Some((k.slice_axis(2, 0, n)?, v.slice_axis(2, 0, n)?)),
-            _ => None,
-        };
+        self.len = self.len.min(n);
         Ok(())
     }
 
-    /// The cached arrays, so a caller can evaluate them with the step's output.
+    /// The cache buffers, so a caller can evaluate them with the step's output.
     pub fn arrays(&self) -> impl Iterator<Item = &Array> {
-        self.kv.iter().flat_map(|(k, v)| [k, v])
+        self.buffers.iter().flat_map(|(k, v)| [k, v])
+    }
+}
+
+/// A buffer like `new` with `capacity` positions, holding the first `len` positions
+/// of `old` (if any).
+fn grown(old: Option<&Array>, new: &Array, len: usize, capacity: usize) -> Result<Array> {
+    let mut shape = new.shape().to_vec();
+    shape[2] = capacity;
+    let dtype = old.map_or(new.dtype(), Array::dtype);
+    let fresh = Array::zeros(&shape, dtype)?;
+    match old {
+        Some(old) if len > 0 => fresh.slice_update(&old.slice_axis(2, 0, len)?, 2, 0),
+        _ => Ok(fresh),
     }
 }
 
@@ -92,6 +125,6 @@ impl KvCache {
 
     /// Forgets everything (a new conversation).
     pub fn clear(&mut self) {
-        self.layers.iter_mut().for_each(|l| l.kv = None);
+        self.layers.iter_mut().for_each(|l| *l = LayerKv::default());
     }
 }

@@ -659,3 +659,52 @@ fn truncate_then_reappend_equals_never_appending_the_dropped_tokens() -> Result<
     assert!(kv.is_empty() && kv.arrays().is_empty());
     Ok(())
 }
+
+#[test]
+fn cache_grows_past_its_capacity_and_decode_writes_in_place() -> Result<()> {
+    ferrite_cpu::install();
+    let mut rng = Rng(12);
+    let p = AttnParams::random(&mut rng, RopeLayout::SplitHalves, None, false);
+    let attn = p.build()?;
+    let (b, t, h) = (2, 262, HIDDEN);
+    let x = rng.vec(b * t * h, 1.0);
+    let want = p.reference(&x, b, t);
+    let key_buffer = |c: &LayerKv| {
+        c.arrays()
+            .next()
+            .and_then(|k| k.data())
+            .map(|d| d.storage.bytes().as_ptr() as usize)
+    };
+    let mut got = vec![0.0f32; b * t * h];
+    let mut feed = |cache: &mut LayerKv, n: usize| -> Result<()> {
+        let start = cache.len();
+        let part = positions(&x, b, t, h, start..start + n);
+        let y = attn
+            .forward(&arr(&part, &[b, n, h]), cache)?
+            .to_vec::<f32>()?;
+        for bi in 0..b {
+            let dst = (bi * t + start) * h;
+            got[dst..dst + n * h].copy_from_slice(&y[bi * n * h..(bi + 1) * n * h]);
+        }
+        Ok(())
+    };
+    let mut cache = LayerKv::default();
+    feed(&mut cache, 250)?;
+    feed(&mut cache, 1)?;
+    assert_eq!(cache.capacity(), 256);
+    let home = key_buffer(&cache);
+    assert!(
+        home.is_some(),
+        "the cache buffer is evaluated with the step"
+    );
+    while cache.len() < t {
+        feed(&mut cache, 1)?;
+        if cache.len() <= 256 {
+            let at = cache.len();
+            assert_eq!(key_buffer(&cache), home, "decode to {at} copied the cache");
+        }
+    }
+    assert_eq!((cache.len(), cache.capacity()), (262, 512));
+    assert_attn_close("cache across a growth", &got, &want);
+    Ok(())
+}

@@ -82,4 +82,48 @@ impl Array {
             vec![src, idx],
         ))
     }
+
+    /// This array with `update` written over positions `start..start + n` of `axis`
+    /// (`n = update.shape()[axis]`; every other axis must match). `update` is
+    /// converted to this array's dtype.
+    ///
+    /// The result is a new array as always, but when this array's buffer is seen by
+    /// nothing else at evaluation time (no other handle, view or later consumer),
+    /// the backend writes `update` into that buffer in place: an append to a
+    /// preallocated cache costs the appended elements, not a copy of the cache.
+    ///
+    /// ```
+    /// use ferrite_core::Array;
+    /// let cache = Array::zeros(&[2, 4], ferrite_core::DType::F32)?;
+    /// let row = Array::from_slice(&[1.0f32, 2.0], &[2, 1])?;
+    /// let cache = cache.slice_update(&row, 1, 2)?; // columns 2..3 of each row
+    /// assert_eq!(cache.shape(), [2, 4]);
+    /// # Ok::<(), ferrite_core::Error>(())
+    /// ```
+    pub fn slice_update(&self, update: &Array, axis: isize, start: usize) -> Result<Array> {
+        computable("slice_update", self.dtype())?;
+        computable("slice_update", update.dtype())?;
+        let axis = normalize_axis("slice_update", axis, self.ndim())?;
+        let fits = update.ndim() == self.ndim()
+            && (0..self.ndim()).all(|i| i == axis || update.shape()[i] == self.shape()[i])
+            && start
+                .checked_add(update.shape()[axis])
+                .is_some_and(|end| end <= self.shape()[axis]);
+        if !fits {
+            return shape_err(
+                "slice_update",
+                format!(
+                    "cannot write {:?} at {start} of axis {axis} of {:?}",
+                    update.shape(),
+                    self.shape()
+                ),
+            );
+        }
+        Ok(Array::pending(
+            self.shape().into(),
+            self.dtype(),
+            Prim::SliceUpdate { axis, start },
+            vec![self.clone(), update.astype(self.dtype())?],
+        ))
+    }
 }
