@@ -13,6 +13,7 @@
 //! ```
 
 mod access;
+mod ahead;
 mod attention;
 mod elementwise;
 mod layout;
@@ -44,7 +45,10 @@ impl ferrite_core::backend::Backend for CpuBackend {
     }
 
     fn eval_graph(&self, graph: &mut Graph) -> Result<()> {
-        for step in fusion::plan(graph) {
+        let plan = fusion::plan(graph);
+        let mut gemv_weights = ahead::GemvWeights::find(graph, &plan);
+        for (s, step) in plan.into_iter().enumerate() {
+            gemv_weights.before(graph, s);
             match step {
                 Step::Fused(k) => {
                     let data = elementwise::run(graph, &k)?;

@@ -16,6 +16,8 @@
 //! thread while the team is busy (several threads evaluating their own graphs) runs on
 //! rayon. So callers never wait for each other and nested calls cannot deadlock.
 
+pub use crate::ahead::read_ahead;
+use crate::ahead::Cursor;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -74,7 +76,7 @@ fn run_job(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
         panic: Mutex::new(None),
     };
     team.publish(&job);
-    job.run_tasks();
+    job.run_tasks(helpers);
     team.retire();
     team.busy.store(false, SeqCst);
     if let Some(payload) = job.panic.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -155,15 +157,16 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Claims and runs tasks until none are left.
-    fn run_tasks(&self) {
+    /// Claims and runs tasks until none are left, as member `member` (worker `i` is
+    /// member `i`, the caller the last one).
+    fn run_tasks(&self, member: usize) {
         IN_TASK.set(true);
-        self.claim_all();
+        self.claim_all(member);
         IN_TASK.set(false);
     }
 
-    fn claim_all(&self) {
-        let home = self.claims.join();
+    fn claim_all(&self, member: usize) {
+        let home = self.claims.home(member);
         while let Some(i) = self.claims.next(home) {
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.task)(i)));
             if let Err(payload) = run {
@@ -176,17 +179,18 @@ impl Job<'_> {
 /// Most regions a job's tasks are split into; members beyond that share regions.
 const MAX_REGIONS: usize = 32;
 
-/// Hands out a job's task indices. Each member that joins gets a home region, a run of
-/// consecutive tasks that it claims front to back, so that one thread's tasks touch
-/// neighbouring data: a streaming kernel's prefetches then run ahead into the thread's
-/// own next task, not into another core's. A member whose region is empty takes tasks
-/// from the back of the others', so uneven tasks and late joiners still balance.
+/// Hands out a job's task indices. Each member has a home region, a run of consecutive
+/// tasks that it claims front to back, so that one thread's tasks touch neighbouring
+/// data: a streaming kernel's prefetches then run ahead into the thread's own next task,
+/// not into another core's. Regions follow the member numbers (worker `i` first, the
+/// caller last), so an idle worker knows which data it will read first
+/// ([`crate::ahead`]). A member whose region is empty takes tasks from the back of the
+/// others', so uneven tasks and late joiners still balance.
 struct Claims {
     /// Per region: the next unclaimed task at its front (low 32 bits) and one past the
     /// last unclaimed one (high 32 bits), updated together by compare-and-swap.
     regions: [AtomicU64; MAX_REGIONS],
     count: usize,
-    joined: AtomicUsize,
 }
 
 impl Claims {
@@ -203,13 +207,12 @@ impl Claims {
                 AtomicU64::new(front | back << 32)
             }),
             count,
-            joined: AtomicUsize::new(0),
         }
     }
 
-    /// The home region of the member joining now.
-    fn join(&self) -> usize {
-        self.joined.fetch_add(1, SeqCst) % self.count
+    /// The home region of member `member`.
+    fn home(&self, member: usize) -> usize {
+        member % self.count
     }
 
     /// The next task for a member at home in region `home`; `None` once all are claimed.
@@ -334,8 +337,9 @@ impl Team {
 
     fn work(&self, index: usize) {
         let mut seen = 0u64;
+        let mut ahead = Cursor::default();
         loop {
-            seen = self.wait_for_job(seen);
+            seen = self.wait_for_job(seen, index, &mut ahead);
             let job = {
                 let slot = lock(&self.slot);
                 match slot.1 {
@@ -350,20 +354,25 @@ impl Team {
             // published, so the caller's `retire` keeps it alive until we detach.
             let job = unsafe { &*job.0 };
             if index < job.helpers {
-                job.run_tasks();
+                job.run_tasks(index);
             }
             self.attached.fetch_sub(1, SeqCst);
         }
     }
 
     /// Spins, then sleeps, until a job newer than `seen` is published; returns its number.
-    fn wait_for_job(&self, seen: u64) -> u64 {
+    /// While spinning, worker `index` prefetches what the next job will read, if named.
+    fn wait_for_job(&self, seen: u64, index: usize, ahead: &mut Cursor) -> u64 {
         let start = Instant::now();
         let mut spins = 0u32;
+        let members = threads();
         loop {
             let epoch = self.epoch.load(SeqCst);
             if epoch != seen {
                 return epoch;
+            }
+            if ahead.step(index, members) {
+                continue;
             }
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
@@ -405,8 +414,7 @@ mod tests {
     #[test]
     fn claims_go_front_to_back_at_home_then_steal_from_the_back() {
         let claims = Claims::new(10, 2);
-        assert_eq!(claims.join(), 0);
-        assert_eq!(claims.join(), 1);
+        assert_eq!((claims.home(0), claims.home(1)), (0, 1));
         let first: Vec<_> = std::iter::from_fn(|| claims.take(0, true)).collect();
         assert_eq!(first, [0, 1, 2, 3, 4]);
         assert_eq!(claims.next(1), Some(5));
@@ -422,7 +430,12 @@ mod tests {
         // More members than tasks, and more than MAX_REGIONS.
         for (tasks, members) in [(3u32, 5usize), (0, 2), (100, MAX_REGIONS + 7)] {
             let claims = Claims::new(tasks, members);
-            let mut got: Vec<_> = std::iter::from_fn(|| claims.next(claims.join())).collect();
+            let mut member = 0;
+            let mut got: Vec<_> = std::iter::from_fn(|| {
+                member += 1;
+                claims.next(claims.home(member))
+            })
+            .collect();
             got.sort_unstable();
             assert_eq!(got, (0..tasks as usize).collect::<Vec<_>>());
         }
@@ -434,9 +447,11 @@ mod tests {
         let claims = Claims::new(tasks, 4);
         let hits: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
         std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    let home = claims.join();
+            for member in 0..4 {
+                let claims = &claims;
+                let hits = &hits;
+                s.spawn(move || {
+                    let home = claims.home(member);
                     while let Some(i) = claims.next(home) {
                         hits[i].fetch_add(1, SeqCst);
                     }
