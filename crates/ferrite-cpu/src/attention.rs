@@ -163,6 +163,10 @@ impl Heads {
                 (rows.as_slice(), (b * shape[1] + h) * len, len)
             }
         };
+        if len == 0 {
+            // No keys (or zero-width heads): an empty operand may have no bytes at all.
+            return Ok(&[]);
+        }
         all.get(start..start + len).ok_or_else(|| Error::Backend {
             op: "attention",
             msg: format!("internal: head ({b}, {h}) lies outside its buffer"),
