@@ -1,5 +1,7 @@
 use ferrite_core::{Array, Result};
 
+use crate::layer_err;
+
 /// Positions a layer's cache grows by when it is full, as mlx-lm does: growing copies
 /// what is cached once, so a step pays for that copy once per this many positions.
 const GROW_BY: usize = 256;
@@ -35,15 +37,27 @@ impl LayerKv {
     /// Appends new positions (`[B, H_kv, T, D]` each) and returns views of the whole
     /// cache, `[B, H_kv, len, D]`.
     pub fn append(&mut self, k: Array, v: Array) -> Result<(Array, Array)> {
+        if k.ndim() != 4 || v.ndim() != 4 || k.shape()[..3] != v.shape()[..3] {
+            return layer_err(
+                "LayerKv",
+                format!(
+                    "keys {:?} and values {:?} must be [B, H_kv, T, D] with the same B, H_kv and T",
+                    k.shape(),
+                    v.shape()
+                ),
+            );
+        }
         let end = self.len + k.shape()[2];
-        let (kb, vb) = match self.buffers.take() {
-            Some(bufs) if bufs.0.shape()[2] >= end => bufs,
+        // The old buffers stay in `self` until everything is built, so an error leaves
+        // the cache as it was; they are replaced before anything is evaluated, so the
+        // backend still finds them unshared and writes in place.
+        let (kb, vb) = match &self.buffers {
+            Some((kb, vb)) if kb.shape()[2] >= end => (kb.clone(), vb.clone()),
             old => {
                 let capacity = end.next_multiple_of(GROW_BY);
-                let (ok, ov) = old.unzip();
                 (
-                    grown(ok.as_ref(), &k, self.len, capacity)?,
-                    grown(ov.as_ref(), &v, self.len, capacity)?,
+                    grown(old.as_ref().map(|b| &b.0), &k, self.len, capacity)?,
+                    grown(old.as_ref().map(|b| &b.1), &v, self.len, capacity)?,
                 )
             }
         };

@@ -705,6 +705,26 @@ fn cache_grows_past_its_capacity_and_decode_writes_in_place() -> Result<()> {
         }
     }
     assert_eq!((cache.len(), cache.capacity()), (262, 512));
+    // Keys and values that are not [B, H_kv, T, D] alike are an error naming both shapes.
+    let flat = Array::zeros(&[2, 8], DType::F32)?;
+    let err = cache.append(flat.clone(), flat).unwrap_err().to_string();
+    assert!(
+        err.contains("[2, 8]") && err.contains("B, H_kv, T, D"),
+        "{err}"
+    );
+    let (k4, v4) = (
+        Array::zeros(&[2, 2, 1, 8], DType::F32)?,
+        Array::zeros(&[2, 2, 3, 8], DType::F32)?,
+    );
+    assert!(cache.append(k4, v4).is_err(), "T differs");
+    let wide = Array::zeros(&[2, 2, 1, 9], DType::F32)?;
+    assert!(
+        cache.append(wide.clone(), wide).is_err(),
+        "D differs from the cache's"
+    );
+    assert_eq!(cache.len(), 262, "a rejected append changes nothing");
+    let kept = run_chunks(&attn, &mut cache, &x, (b, t, h), &[0]);
+    assert!(kept.is_ok(), "the cache still works after rejected appends");
     assert_attn_close("cache across a growth", &got, &want);
     Ok(())
 }
