@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use ferrite_engine::bench::{generation_speed, prompt_speed, Speed};
+use ferrite_models::WeightMemory;
 use serde_json::json;
 
-use crate::load::load_model;
+use crate::load::{load_model, MemoryArgs};
 use crate::output::{human_bytes, print};
 use crate::progress::Steps;
 
@@ -26,10 +27,12 @@ pub struct Args {
     /// Print {"pp_tokens_per_s": ..., "tg_tokens_per_s": ..., "threads": ...}
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn run(args: Args) -> crate::Result<()> {
-    let loaded = load_model(&args.model)?;
+    let loaded = load_model(&args.model, &args.memory)?;
     let ctx = loaded.model.config().max_position_embeddings;
     for (name, n) in [("--n-prompt", args.n_prompt), ("--n-gen", args.n_gen)] {
         if n > ctx {
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             "parameters": loaded.summary.parameters,
             "weight_bytes": loaded.summary.weight_bytes,
             "decode_weight_bytes": loaded.model.decode_weight_bytes(),
+            "weights_in_memory": loaded.summary.memory == WeightMemory::Resident,
             "threads": threads,
             "n_prompt": args.n_prompt,
             "n_gen": args.n_gen,

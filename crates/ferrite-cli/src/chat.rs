@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use ferrite_chat::Json;
 use serde_json::json;
 
-use crate::load::load_engine;
+use crate::load::{load_engine, MemoryArgs};
 use crate::run::{stats_line, stream_to_stdout};
 use crate::sampling_args::GenArgs;
 
@@ -27,10 +27,12 @@ pub struct Args {
     stats: bool,
     #[command(flatten)]
     gen: GenArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn run(args: Args) -> crate::Result<()> {
-    let engine = load_engine(&args.model, args.template.as_deref())?;
+    let engine = load_engine(&args.model, args.template.as_deref(), &args.memory)?;
     let opts = args.gen.options(engine.default_sampling());
     // Messages are `json!` objects, whose keys keep the order written
     // (serde_json's `preserve_order`): role, then content, as transformers'

@@ -4,13 +4,39 @@
 use std::path::Path;
 
 use ferrite_engine::Engine;
-use ferrite_models::{LoadSummary, Loaded, ModelSource};
+use ferrite_models::{LoadSummary, Loaded, ModelSource, WeightMemory};
 use ferrite_tokenizer::Tokenizer;
+
+/// Where the commands that run a model keep its weights.
+#[derive(clap::Args)]
+pub struct MemoryArgs {
+    /// Read the weights in place from the mapped file instead of copying them
+    /// into memory on 2 MiB pages: loads at once and shares the page cache,
+    /// but generates more slowly
+    #[arg(long)]
+    mmap: bool,
+}
+
+impl MemoryArgs {
+    fn memory(&self) -> WeightMemory {
+        if self.mmap {
+            WeightMemory::Mapped
+        } else {
+            WeightMemory::Auto
+        }
+    }
+}
 
 /// Loads a model (or the default one) with its tokenizer and chat template,
 /// for `run` and `chat`.
-pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engine> {
-    let mut builder = Engine::builder().model(model);
+pub fn load_engine(
+    model: &Path,
+    template: Option<&Path>,
+    memory: &MemoryArgs,
+) -> crate::Result<Engine> {
+    let mut builder = Engine::builder()
+        .model(model)
+        .weight_memory(memory.memory());
     if let Some(t) = template {
         let src =
             std::fs::read_to_string(t).map_err(|e| format!("{}: cannot read: {e}", t.display()))?;
@@ -22,13 +48,18 @@ pub fn load_engine(model: &Path, template: Option<&Path>) -> crate::Result<Engin
 }
 
 /// Loads a model's weights, for `bench`.
-pub fn load_model(model: &Path) -> crate::Result<Loaded> {
-    Ok(load_model_with(model, |_| Ok(()))?.0)
+pub fn load_model(model: &Path, memory: &MemoryArgs) -> crate::Result<Loaded> {
+    Ok(load_model_with(model, memory, |_| Ok(()))?.0)
 }
 
 /// Loads a model's weights and tokenizer, for `perplexity`.
-pub fn load_model_and_tokenizer(model: &Path) -> crate::Result<(Loaded, Tokenizer)> {
-    load_model_with(model, |source| Ok(ferrite_engine::load_tokenizer(source)?))
+pub fn load_model_and_tokenizer(
+    model: &Path,
+    memory: &MemoryArgs,
+) -> crate::Result<(Loaded, Tokenizer)> {
+    load_model_with(model, memory, |source| {
+        Ok(ferrite_engine::load_tokenizer(source)?)
+    })
 }
 
 /// Opens `model`, runs `first` on it (the tokenizer: cheap, and a file
@@ -36,12 +67,13 @@ pub fn load_model_and_tokenizer(model: &Path) -> crate::Result<(Loaded, Tokenize
 /// loads the weights.
 fn load_model_with<T>(
     model: &Path,
+    memory: &MemoryArgs,
     first: impl FnOnce(&ModelSource) -> crate::Result<T>,
 ) -> crate::Result<(Loaded, T)> {
     let (loaded, extra) = with_spinner(model, || {
         let source = ModelSource::open(model)?;
         let extra = first(&source)?;
-        Ok((source.load()?, extra))
+        Ok((source.load_with(memory.memory())?, extra))
     })?;
     eprintln!("{}", load_line(model, &loaded.summary));
     Ok((loaded, extra))

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ferrite_engine::perplexity;
 use serde_json::json;
 
-use crate::load::load_model_and_tokenizer;
+use crate::load::{load_model_and_tokenizer, MemoryArgs};
 use crate::output::print;
 
 #[derive(clap::Args)]
@@ -25,12 +25,14 @@ pub struct Args {
     /// Print {"perplexity": ..., "tokens": ..., "chunks": ..., "ctx": ...}
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn run(args: Args) -> crate::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("{}: cannot read: {e}", args.file.display()))?;
-    let (loaded, tok) = load_model_and_tokenizer(&args.model)?;
+    let (loaded, tok) = load_model_and_tokenizer(&args.model, &args.memory)?;
     let ids = tok.encode(&text, true, false)?;
     let total = (ids.len() / args.ctx.max(1)).min(args.chunks.unwrap_or(usize::MAX));
     let bar = crate::progress::bar(total as u64, "{bar:40} chunk {pos}/{len} {msg} eta {eta}");

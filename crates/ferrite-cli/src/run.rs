@@ -9,7 +9,7 @@ use ferrite_chat::Json;
 use ferrite_engine::{Completion, Engine};
 
 use crate::interrupt;
-use crate::load::load_engine;
+use crate::load::{load_engine, MemoryArgs};
 use crate::sampling_args::GenArgs;
 
 #[derive(clap::Args)]
@@ -33,6 +33,8 @@ pub struct Args {
     template: Option<PathBuf>,
     #[command(flatten)]
     gen: GenArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 /// The prompt when none is given and stdin is a terminal.
@@ -51,7 +53,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         }
         None => DEFAULT_PROMPT.to_string(),
     };
-    let engine = load_engine(&model, args.template.as_deref())?;
+    let engine = load_engine(&model, args.template.as_deref(), &args.memory)?;
     let opts = args.gen.options(engine.default_sampling());
     let text = if args.chat {
         // `json!` keeps keys as written (serde_json's `preserve_order`):

@@ -369,8 +369,10 @@ fn perplexity_and_bench_print_json() {
         "--json",
         "--threads",
         "1",
+        "--mmap",
     ]));
     assert_eq!(b["threads"], 1);
+    assert_eq!(b["weights_in_memory"], false, "--mmap: {b}");
     assert!(
         b["pp_tokens_per_s"].as_f64().unwrap() > 0.0
             && b["tg_tokens_per_s"].as_f64().unwrap() > 0.0,

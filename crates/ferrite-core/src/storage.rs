@@ -16,6 +16,13 @@ pub trait HostBytes: Send + Sync + 'static {
     fn bytes_mut(&mut self) -> Option<&mut [u8]> {
         None
     }
+
+    /// A hint that `range` of the bytes will not be read again soon. An owner
+    /// backed by a file mapping may drop this process's page-table entries for
+    /// it (the kernel keeps the pages cached and maps them again on the next
+    /// read), so a copied-out model file stops counting in resident memory.
+    /// Others ignore it; the bytes never change.
+    fn release(&self, _range: std::ops::Range<usize>) {}
 }
 
 /// One cache line; owned buffers are built from these so that every owned

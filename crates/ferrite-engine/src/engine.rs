@@ -7,7 +7,7 @@ use std::time::Instant;
 use ferrite_chat::{ChatTemplate, Json, ModelTemplates};
 use ferrite_core::Array;
 use ferrite_formats::gguf::Value;
-use ferrite_models::{KvCache, Llama, LoadSummary, Logits, ModelSource};
+use ferrite_models::{KvCache, Llama, LoadSummary, Logits, ModelSource, WeightMemory};
 use ferrite_tokenizer::Tokenizer;
 
 use crate::error::{Error, Result};
@@ -116,6 +116,7 @@ pub struct Engine {
 pub struct EngineBuilder {
     path: Option<PathBuf>,
     template: Option<String>,
+    memory: WeightMemory,
 }
 
 impl EngineBuilder {
@@ -131,6 +132,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Where the weights live while the model runs (default
+    /// [`WeightMemory::Auto`]: copied onto 2 MiB pages when they fit).
+    pub fn weight_memory(mut self, memory: WeightMemory) -> Self {
+        self.memory = memory;
+        self
+    }
+
     /// Loads the model, its tokenizer and its chat template.
     pub fn build(self) -> Result<Engine> {
         let path = self
@@ -138,7 +146,7 @@ impl EngineBuilder {
             .ok_or_else(|| Error::Invalid("no model given".into()))?;
         ferrite_cpu::install();
         let source = ModelSource::open(&path)?;
-        let loaded = source.load()?;
+        let loaded = source.load_with(self.memory)?;
         let tokenizer = load_tokenizer(&source)?;
         let mut templates = load_templates(&source, &tokenizer)?;
         if let Some(t) = self.template {

@@ -36,6 +36,8 @@ pub use engine::{
     GenerateOptions, Session, Stats,
 };
 pub use error::{Error, Result};
+/// Where [`EngineBuilder::weight_memory`] keeps the weights.
+pub use ferrite_models::WeightMemory;
 pub use perplexity::{perplexity, PerplexityReport};
 pub use sampling::{argmax, Sampler, SamplingParams};
 pub use stop::StopMatcher;

@@ -43,11 +43,10 @@ impl Llama {
     pub fn load(cfg: LlamaConfig, w: &dyn Weights) -> Result<Llama> {
         let l = Loader { w, cfg: &cfg };
         let (h, v) = (cfg.hidden_size, cfg.vocab_size);
-        let embed = Embedding::new(l.get("model.embed_tokens.weight", &[v, h])?)?;
-        let head = if cfg.tie_word_embeddings || w.info("lm_head.weight").is_none() {
-            Linear::new(embed.table().clone(), None)?
-        } else {
-            Linear::new(l.get("lm_head.weight", &[v, h])?, None)?
+        let embed = Embedding::new(l.get(EMBED, &[v, h])?)?;
+        let head = match head_name(&cfg, w) {
+            EMBED => Linear::new(embed.table().clone(), None)?,
+            name => Linear::new(l.get(name, &[v, h])?, None)?,
         };
         let blocks = (0..cfg.n_layers)
             .map(|i| l.block(i))
@@ -155,6 +154,39 @@ impl Block {
         p.extend(self.mlp.parameters());
         p
     }
+}
+
+const EMBED: &str = "model.embed_tokens.weight";
+
+/// The tensor the output head multiplies with: the embedding table when the
+/// config ties them or the file has no separate head.
+fn head_name(cfg: &LlamaConfig, w: &dyn Weights) -> &'static str {
+    if cfg.tie_word_embeddings || w.info("lm_head.weight").is_none() {
+        EMBED
+    } else {
+        "lm_head.weight"
+    }
+}
+
+/// Projection names within a block, after `model.layers.N.`.
+const PROJECTIONS: [&str; 7] = [
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+];
+
+/// The weights a decode step reads whole: every block's projections and the
+/// output head, by Hugging Face name.
+pub(crate) fn streamed_weight_names(cfg: &LlamaConfig, w: &dyn Weights) -> Vec<String> {
+    let mut names: Vec<String> = (0..cfg.n_layers)
+        .flat_map(|i| PROJECTIONS.map(|p| format!("model.layers.{i}.{p}.weight")))
+        .collect();
+    names.push(head_name(cfg, w).into());
+    names
 }
 
 struct Loader<'a> {

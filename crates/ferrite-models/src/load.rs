@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferrite_core::DType;
-use ferrite_formats::{human_bytes, Gguf};
+use ferrite_formats::{human_bytes, Gguf, TensorInfo};
 
 use crate::config::LlamaConfig;
 use crate::error::{Error, Result};
-use crate::llama::Llama;
-use crate::weights::{GgufWeights, HfWeights};
+use crate::llama::{streamed_weight_names, Llama};
+use crate::resident::{ResidentWeights, WeightMemory};
+use crate::weights::{GgufWeights, HfWeights, Weights};
 
 /// Where a model was loaded from; the tokenizer and chat template live there too.
 pub enum ModelSource {
@@ -76,13 +77,38 @@ impl ModelSource {
         }
     }
 
-    /// Loads the weights (zero copy: arrays point into the mapped files).
+    /// Loads the weights, with the streamed ones where [`WeightMemory::Auto`]
+    /// puts them.
     pub fn load(&self) -> Result<Loaded> {
+        self.load_with(WeightMemory::Auto)
+    }
+
+    /// Loads the weights, with the streamed ones (projections and output head)
+    /// in `memory`; everything else points into the mapped files.
+    pub fn load_with(&self, memory: WeightMemory) -> Result<Loaded> {
         let start = Instant::now();
         let cfg = self.config()?;
-        let model = match self {
-            ModelSource::HfDir(dir) => Llama::load(cfg, &HfWeights::open(dir)?)?,
-            ModelSource::Gguf(g) => Llama::load(cfg, &GgufWeights::new(g))?,
+        let (hf, gguf);
+        let w: &dyn Weights = match self {
+            ModelSource::HfDir(dir) => {
+                hf = HfWeights::open(dir)?;
+                &hf
+            }
+            ModelSource::Gguf(g) => {
+                gguf = GgufWeights::new(g);
+                &gguf
+            }
+        };
+        let streamed = streamed_weight_names(&cfg, w);
+        let streamed_bytes = streamed
+            .iter()
+            .filter_map(|n| w.info(n))
+            .map(TensorInfo::bytes)
+            .sum();
+        let memory = memory.resolve(streamed_bytes);
+        let model = match memory {
+            WeightMemory::Resident => Llama::load(cfg, &ResidentWeights::copy(w, &streamed)?)?,
+            _ => Llama::load(cfg, w)?,
         };
         let (parameters, weight_bytes) = model.parameter_stats();
         let summary = LoadSummary {
@@ -91,6 +117,7 @@ impl ModelSource {
             dtype: model.weight_dtype(),
             kv_bytes_per_token: model.config().kv_bytes_per_token(),
             load_time: start.elapsed(),
+            memory,
         };
         Ok(Loaded { model, summary })
     }
@@ -111,16 +138,22 @@ pub struct LoadSummary {
     pub dtype: DType,
     pub kv_bytes_per_token: usize,
     pub load_time: Duration,
+    /// Where the streamed weights ended up: `Mapped` or `Resident`.
+    pub memory: WeightMemory,
 }
 
 impl fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.2}M parameters, {}, {} of weights, {} KV cache per token, loaded in {:.2} s",
+            "{:.2}M parameters, {}, {} of weights ({}), {} KV cache per token, loaded in {:.2} s",
             self.parameters as f64 / 1e6,
             self.dtype,
             human_bytes(self.weight_bytes as u64),
+            match self.memory {
+                WeightMemory::Resident => "in memory",
+                _ => "mapped",
+            },
             human_bytes(self.kv_bytes_per_token as u64),
             self.load_time.as_secs_f64()
         )
