@@ -15,14 +15,17 @@ runs one short trial (its CPU path is slow here). Prints one JSON object per
 line.
 
 The bound on generation moves with the read bandwidth, which other tenants of a
-shared machine change from minute to minute. Besides one bound from the highest
-of three readings, the script measures `--pairs` paired rounds: a bandwidth
-reading (`peaks dram`, about a second) right before and right after a Ferrite
-run of the same tg length, that run's rate divided by the bound from the
-higher reading; it reports their median. The reading is the kernels' `read_peak`
-(every thread streams its part with L2 prefetches 16 KiB ahead), which reads
-about 10% faster here than a plain two-thread sum; it is still not a strict
-upper bound, so fractions a little above 100% can occur.
+shared machine change from minute to minute, and one run of each engine can land
+in different stretches. Besides one bound from the highest of three readings,
+the script measures `--pairs` rounds: a bandwidth reading (`peaks dram`, a few
+seconds), a Ferrite tg run, llama.cpp tg runs with its default file mapping and
+with `use_mmap=False` (--no-mmap), and another reading. Per round it reports
+Ferrite's rate divided by the bound from the higher reading and Ferrite's rate
+over the faster llama.cpp mode; over the rounds, their medians and the worst
+ratio. The reading is the kernels' `read_peak` (every thread streams its part
+with L2 prefetches 16 KiB ahead) over memory on 2 MiB pages, as Ferrite's loaded
+weights are; it is still not a strict upper bound, so fractions a little above
+100% can occur.
 """
 import argparse, json, os, re, statistics, subprocess, sys, tempfile
 
@@ -33,13 +36,17 @@ SHARED = os.path.join(ROOT, "..", "shared")
 LLAMA = r'''
 import json, sys, time
 from llama_cpp import Llama
-path, pp, tg, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-n = max(pp, tg)
-llm = Llama(model_path=path, n_ctx=n, n_batch=n, n_ubatch=n, n_threads=threads, n_threads_batch=threads, verbose=False)
+path, pp, tg, threads, mmap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "mmap"
+n = max(pp, tg, 8)
+llm = Llama(model_path=path, n_ctx=n, n_batch=n, n_ubatch=n, n_threads=threads, n_threads_batch=threads,
+            use_mmap=mmap, verbose=False)
 toks = [(i * 7919 + 13) % llm.n_vocab() for i in range(n)]
-llm.eval(toks[:pp]); llm.reset()
-t = time.perf_counter(); llm.eval(toks[:pp]); pp_s = pp / (time.perf_counter() - t)
-llm.reset(); llm.eval(toks[:8]); llm.reset()
+pp_s = None
+if pp:
+    llm.eval(toks[:pp]); llm.reset()
+    t = time.perf_counter(); llm.eval(toks[:pp]); pp_s = pp / (time.perf_counter() - t)
+    llm.reset()
+llm.eval(toks[:8]); llm.reset()
 t = time.perf_counter()
 for x in toks[:tg]:
     llm.eval([x])
@@ -116,7 +123,7 @@ def main():
             out, _ = timed([ferrite, "bench", d, "-p", str(a.pp), "-n", "0", "-r", "1", "--json"], env)
             extra["ferrite_pp_bf16_dot"] = json.loads(out)["pp_tokens_per_s"]
         bws.append(dram_read_gbs())
-        out, lrss = timed([a.llama_python, "-c", LLAMA, gguf, str(a.pp), str(a.tg), "2"])
+        out, lrss = timed([a.llama_python, "-c", LLAMA, gguf, str(a.pp), str(a.tg), "2", "mmap"])
         l = json.loads(out)
         bws.append(dram_read_gbs())
         bw = max(bws)
@@ -124,15 +131,30 @@ def main():
         m = json.loads(out)
         # Generation reads every weight but the embedding table (one row of it) per token.
         bound = bw * 1e9 / f["decode_weight_bytes"]
+        # Rounds: a bandwidth reading, Ferrite's tg, llama.cpp's tg with its file mapped
+        # (its default) and read into memory (--no-mmap), another reading. Side by side
+        # in time, so a neighbour's busy stretch hits all three alike.
         paired = []
         for _ in range(a.pairs):
             before = dram_read_gbs()
             out, _ = timed([ferrite, "bench", d, "-p", "0", "-n", str(a.tg), "-r", "1", "--json"])
-            after = dram_read_gbs()
             tg = json.loads(out)["tg_tokens_per_s"]
-            paired.append({"tg": tg, "dram_read_gbs": [before, after],
-                           "fraction": tg * f["decode_weight_bytes"] / (max(before, after) * 1e9)})
+            lcpp = {}
+            for mode in ("mmap", "no-mmap"):
+                out, _ = timed([a.llama_python, "-c", LLAMA, gguf, "0", str(a.tg), "2", mode])
+                lcpp[mode] = json.loads(out)["tg"]
+            after = dram_read_gbs()
+            paired.append({"tg": tg, "llama_cpp_tg": lcpp, "dram_read_gbs": [before, after],
+                           "fraction": tg * f["decode_weight_bytes"] / (max(before, after) * 1e9),
+                           "ratio_vs_llama_cpp_best": tg / max(lcpp.values())})
         fractions = [p["fraction"] for p in paired]
+        rounds = {
+            "ferrite_tg_median": statistics.median(p["tg"] for p in paired),
+            "llama_cpp_tg_median": {m: statistics.median(p["llama_cpp_tg"][m] for p in paired)
+                                    for m in ("mmap", "no-mmap")},
+            "tg_ratio_vs_llama_cpp_best_median": statistics.median(p["ratio_vs_llama_cpp_best"] for p in paired),
+            "tg_ratio_vs_llama_cpp_best_min": min(p["ratio_vs_llama_cpp_best"] for p in paired),
+        } if paired else {}
         print(json.dumps({
             "dtype": dtype, "weight_bytes": f["weight_bytes"], "decode_weight_bytes": f["decode_weight_bytes"],
             "gguf_bytes": weight_bytes,
@@ -145,6 +167,7 @@ def main():
             "tg_fraction_of_bound": f["tg_tokens_per_s"] / bound,
             "tg_fraction_paired_median": statistics.median(fractions) if fractions else None,
             "tg_paired": paired,
+            "tg_rounds": rounds,
             **extra,
         }), flush=True)
 

@@ -52,15 +52,25 @@ pub fn prompt_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
     Ok(Speed { tokens: n, runs })
 }
 
+/// Tokens in the warm-up before generation runs: enough to touch every
+/// weight page and start the workers. A full-length warm-up would only
+/// double the time (llama-bench warms generation with one token).
+const GENERATION_WARM_UP: usize = 8;
+
 /// `n` tokens generated one at a time from an empty cache, `reps` times
-/// after one warm-up run.
+/// after a short warm-up run.
 pub fn generation_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
     let ids = tokens(n, model.config().vocab_size);
     let mut runs = Vec::new();
     for r in 0..=reps {
         let mut cache = model.new_cache();
+        let run = if r == 0 {
+            &ids[..n.min(GENERATION_WARM_UP)]
+        } else {
+            &ids[..]
+        };
         let t = Instant::now();
-        for &id in &ids {
+        for &id in run {
             let logits = model.forward(&[id], &mut cache, Logits::Last)?;
             eval_with_cache(&logits, &cache)?;
         }
