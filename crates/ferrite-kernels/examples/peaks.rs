@@ -152,7 +152,7 @@ fn bandwidth(name: &str, bytes: usize, threads: usize, passes: usize) {
 /// DRAM read bandwidth with [`read_peak`] on every thread (best of 3): the bound that
 /// bandwidth-bound kernels are measured against. The buffer is on 2 MiB pages where
 /// the kernel has them, as a loaded model's weights are (`WeightMemory::Resident`);
-/// on 4 KiB pages the same read runs 8–15% slower here, which would understate it.
+/// on 4 KiB pages the same read runs 8–20% slower here, which would understate it.
 fn read_peak_gbs(bytes: usize) {
     let mut buf = memmap2::MmapMut::map_anon(bytes).expect("cannot map the read buffer");
     // Only advice: without huge pages the reading is of 4 KiB pages.
