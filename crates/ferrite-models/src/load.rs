@@ -106,9 +106,12 @@ impl ModelSource {
             .map(TensorInfo::bytes)
             .sum();
         let memory = memory.resolve(streamed_bytes);
+        // Built over the mapped file first, so a missing tensor or a wrong shape
+        // is reported before gigabytes are copied; the mapped model costs no I/O.
+        let mapped = Llama::load(cfg.clone(), w)?;
         let model = match memory {
             WeightMemory::Resident => Llama::load(cfg, &ResidentWeights::copy(w, &streamed)?)?,
-            _ => Llama::load(cfg, w)?,
+            _ => mapped,
         };
         let (parameters, weight_bytes) = model.parameter_stats();
         let summary = LoadSummary {

@@ -99,3 +99,22 @@ fn the_summary_says_where_the_weights_are() {
         assert!(line.contains(says), "{line}");
     }
 }
+
+#[test]
+fn a_shape_error_comes_before_any_copy() {
+    ferrite_cpu::install();
+    let dir = model_dir(DType::F32, false);
+    let config = CONFIG
+        .replace("TIED", "false")
+        .replace("\"intermediate_size\": 36", "\"intermediate_size\": 40");
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let source = ModelSource::open(dir.path()).unwrap();
+    let err = match source.load_with(WeightMemory::Resident) {
+        Ok(_) => panic!("a model with the wrong MLP width loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("mlp.gate_proj.weight") && err.contains("does not match the config"),
+        "{err}"
+    );
+}
