@@ -60,12 +60,13 @@ pub fn run(args: Args) -> crate::Result<()> {
         })
         .transpose()?;
     drop(steps);
+    let decode_bytes = loaded.model.decode_weight_bytes();
     if args.json {
         let j = json!({
             "model": args.model.display().to_string(),
             "parameters": loaded.summary.parameters,
             "weight_bytes": loaded.summary.weight_bytes,
-            "decode_weight_bytes": loaded.model.decode_weight_bytes(),
+            "decode_weight_bytes": decode_bytes,
             "weights_in_memory": loaded.summary.memory == WeightMemory::Resident,
             "threads": threads,
             "n_prompt": args.n_prompt,
@@ -74,6 +75,8 @@ pub fn run(args: Args) -> crate::Result<()> {
             "pp_stddev": pp.as_ref().map(Speed::stddev),
             "tg_tokens_per_s": tg.as_ref().map(Speed::mean),
             "tg_stddev": tg.as_ref().map(Speed::stddev),
+            "tg_read_gbs": tg.as_ref().map(|t| &t.read_gbs),
+            "tg_fraction_of_bound": tg.as_ref().and_then(|t| t.fraction_of_bound(decode_bytes)),
         });
         return print(&format!("{j}\n"));
     }
@@ -96,6 +99,19 @@ pub fn run(args: Args) -> crate::Result<()> {
                 sp.tokens,
                 sp.mean(),
                 sp.stddev()
+            );
+        }
+    }
+    if let Some(t) = &tg {
+        if let (Some(fraction), Some(gbs)) =
+            (t.fraction_of_bound(decode_bytes), t.read_gbs_median())
+        {
+            out += &format!(
+                "\ntg{}: streamed its {} of weights per token at {:.0}% of the rate \
+                 a plain read of them reached around each run ({gbs:.1} GB/s)\n",
+                t.tokens,
+                human_bytes(decode_bytes as u64),
+                fraction * 100.0,
             );
         }
     }

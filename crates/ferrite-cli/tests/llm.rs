@@ -378,9 +378,26 @@ fn perplexity_and_bench_print_json() {
             && b["tg_tokens_per_s"].as_f64().unwrap() > 0.0,
         "{b}"
     );
+    // The weights' read rate before and after the one run, and the run's rate
+    // against it: decode bytes x tokens/s / the faster reading.
+    let reads: Vec<f64> = b["tg_read_gbs"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_f64().unwrap())
+        .collect();
+    assert!(reads.len() == 2 && reads.iter().all(|&g| g > 0.0), "{b}");
+    let bytes = b["decode_weight_bytes"].as_f64().unwrap();
+    let expected = b["tg_tokens_per_s"].as_f64().unwrap() * bytes / (reads[0].max(reads[1]) * 1e9);
+    let fraction = b["tg_fraction_of_bound"].as_f64().unwrap();
+    assert!((fraction - expected).abs() <= 1e-9 * expected, "{b}");
     let table = ok(&home.ferrite(&["bench", m, "-p", "8", "-n", "2", "-r", "1"]));
     assert!(
         table.contains("| pp8 |") && table.contains("| tg2 |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("tg2: streamed its ") && table.contains("a plain read of them reached"),
         "{table}"
     );
     fails(

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use ferrite_models::{Llama, Logits};
 
+use crate::bandwidth::WeightReader;
 use crate::engine::eval_with_cache;
 use crate::error::Result;
 
@@ -13,6 +14,10 @@ pub struct Speed {
     pub tokens: usize,
     /// Tokens per second of each repetition.
     pub runs: Vec<f64>,
+    /// For generation: the rate (GB/s) at which the weights a decode step
+    /// streams were read just before and just after each repetition
+    /// ([`WeightReader`]); empty when not measured.
+    pub read_gbs: Vec<[f64; 2]>,
 }
 
 impl Speed {
@@ -27,6 +32,35 @@ impl Speed {
             return 0.0;
         }
         (self.runs.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    }
+
+    /// The median over repetitions of the generation rate against the bound
+    /// memory bandwidth sets: `bytes_per_token` times tokens per second,
+    /// divided by the faster of the two readings around that repetition.
+    /// `None` without readings.
+    pub fn fraction_of_bound(&self, bytes_per_token: usize) -> Option<f64> {
+        let fractions = self
+            .runs
+            .iter()
+            .zip(&self.read_gbs)
+            .map(|(tps, [before, after])| tps * bytes_per_token as f64 / (before.max(*after) * 1e9))
+            .collect();
+        median(fractions)
+    }
+
+    /// The median of the faster reading around each repetition, GB/s.
+    pub fn read_gbs_median(&self) -> Option<f64> {
+        median(self.read_gbs.iter().map(|[b, a]| b.max(*a)).collect())
+    }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
 
@@ -49,7 +83,11 @@ pub fn prompt_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
             runs.push(n as f64 / t.elapsed().as_secs_f64());
         }
     }
-    Ok(Speed { tokens: n, runs })
+    Ok(Speed {
+        tokens: n,
+        runs,
+        read_gbs: Vec::new(),
+    })
 }
 
 /// Tokens in the warm-up before generation runs: enough to touch every
@@ -58,10 +96,13 @@ pub fn prompt_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
 const GENERATION_WARM_UP: usize = 8;
 
 /// `n` tokens generated one at a time from an empty cache, `reps` times
-/// after a short warm-up run.
+/// after a short warm-up run, with the weights' read rate measured right
+/// before and right after each repetition.
 pub fn generation_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
     let ids = tokens(n, model.config().vocab_size);
+    let reader = WeightReader::new(&model.decode_weights());
     let mut runs = Vec::new();
+    let mut read_gbs = Vec::new();
     for r in 0..=reps {
         let mut cache = model.new_cache();
         let run = if r == 0 {
@@ -69,6 +110,7 @@ pub fn generation_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
         } else {
             &ids[..]
         };
+        let before = if r > 0 { reader.read_gbs() } else { None };
         let t = Instant::now();
         for &id in run {
             let logits = model.forward(&[id], &mut cache, Logits::Last)?;
@@ -76,7 +118,14 @@ pub fn generation_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
         }
         if r > 0 {
             runs.push(n as f64 / t.elapsed().as_secs_f64());
+            if let (Some(b), Some(a)) = (before, reader.read_gbs()) {
+                read_gbs.push([b, a]);
+            }
         }
     }
-    Ok(Speed { tokens: n, runs })
+    Ok(Speed {
+        tokens: n,
+        runs,
+        read_gbs,
+    })
 }

@@ -23,6 +23,7 @@
 //! # Ok::<(), ferrite_engine::Error>(())
 //! ```
 
+pub mod bandwidth;
 pub mod bench;
 pub mod default_model;
 mod engine;

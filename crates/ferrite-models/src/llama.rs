@@ -117,24 +117,28 @@ impl Llama {
         }
         arrays.extend(self.blocks.iter().flat_map(Block::parameters));
         let n = arrays.iter().map(|a| a.size()).sum();
-        let bytes = arrays
-            .iter()
-            .map(|a| a.dtype().bytes_for(a.size() as u64).unwrap_or(0) as usize)
-            .sum();
-        (n, bytes)
+        (n, arrays.into_iter().map(array_bytes).sum())
     }
 
-    /// Weight bytes one decode step reads: every weight except the embedding
-    /// table, of which it reads one row (unless the output head is that table).
+    /// The weights one decode step reads whole, in the order it reads them:
+    /// every block's norms and projections, the final norm and the output head
+    /// (the embedding table when tied; otherwise the step reads one row of it).
+    pub fn decode_weights(&self) -> Vec<&Array> {
+        let mut arrays: Vec<&Array> = self.blocks.iter().flat_map(Block::parameters).collect();
+        arrays.extend([self.norm_weight(), self.head.weight()]);
+        arrays
+    }
+
+    /// Weight bytes one decode step reads: [`Llama::decode_weights`] and one
+    /// row of the embedding table (unless the output head is that table).
     /// Divided into a memory bandwidth, this bounds generation speed.
     pub fn decode_weight_bytes(&self) -> usize {
-        let (_, all) = self.parameter_stats();
+        let whole: usize = self.decode_weights().into_iter().map(array_bytes).sum();
         let table = self.embed.table();
-        let table_bytes = table.dtype().bytes_for(table.size() as u64).unwrap_or(0) as usize;
         if self.head_is_tied() {
-            all
+            whole
         } else {
-            all - table_bytes + table_bytes / table.shape()[0].max(1)
+            whole + array_bytes(table) / table.shape()[0].max(1)
         }
     }
 
@@ -145,6 +149,10 @@ impl Llama {
     fn norm_weight(&self) -> &Array {
         self.norm.weight()
     }
+}
+
+fn array_bytes(a: &Array) -> usize {
+    a.dtype().bytes_for(a.size() as u64).unwrap_or(0) as usize
 }
 
 impl Block {

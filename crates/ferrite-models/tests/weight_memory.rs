@@ -118,3 +118,25 @@ fn a_shape_error_comes_before_any_copy() {
         "{err}"
     );
 }
+
+/// A decode step reads every weight but the embedding table, of which it reads
+/// one row; with a tied head the table is the head and is read whole.
+#[test]
+fn decode_weights_are_all_but_the_embedding_rows_not_looked_up() {
+    ferrite_cpu::install();
+    let per_block = 2 * 24 + 2 * 24 * 24 + 2 * 12 * 24 + 3 * 36 * 24;
+    for tied in [false, true] {
+        let dir = model_dir(DType::BF16, tied);
+        let loaded = ModelSource::open(dir.path()).unwrap().load().unwrap();
+        let m = &loaded.model;
+        // Two blocks, the final norm, the head (the table itself when tied).
+        let elements = 2 * per_block + 24 + 40 * 24;
+        let arrays = m.decode_weights();
+        assert_eq!(arrays.len(), 2 * 9 + 2, "tied={tied}");
+        assert_eq!(arrays.iter().map(|a| a.size()).sum::<usize>(), elements);
+        let row = if tied { 0 } else { 24 };
+        assert_eq!(m.decode_weight_bytes(), 2 * (elements + row), "tied={tied}");
+        let (_, all_bytes) = m.parameter_stats();
+        assert_eq!(all_bytes, 2 * (elements + if tied { 0 } else { 40 * 24 }));
+    }
+}
