@@ -129,3 +129,33 @@ pub fn generation_speed(model: &Llama, n: usize, reps: usize) -> Result<Speed> {
         read_gbs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fraction_of_the_bound_is_the_median_run_against_its_faster_reading() {
+        let speed = Speed {
+            tokens: 128,
+            runs: vec![10.0, 12.0, 8.0],
+            read_gbs: vec![[20.0, 25.0], [30.0, 24.0], [16.0, 10.0]],
+        };
+        // 2 GB per token: 20/25, 24/30, 16/16 of the faster reading.
+        let fraction = speed.fraction_of_bound(2_000_000_000).unwrap();
+        assert!((fraction - 0.8).abs() < 1e-12, "{fraction}");
+        assert_eq!(speed.read_gbs_median(), Some(25.0));
+        let even = Speed {
+            runs: vec![10.0, 12.0],
+            read_gbs: vec![[20.0, 20.0], [30.0, 30.0]],
+            ..speed.clone()
+        };
+        assert_eq!(even.read_gbs_median(), Some(25.0));
+        let unmeasured = Speed {
+            read_gbs: Vec::new(),
+            ..speed
+        };
+        assert_eq!(unmeasured.fraction_of_bound(1), None);
+        assert_eq!(unmeasured.read_gbs_median(), None);
+    }
+}
