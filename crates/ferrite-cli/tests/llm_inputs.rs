@@ -246,8 +246,15 @@ fn bench_gives_one_size_unit_and_shows_its_progress_on_stderr() {
             && err.contains("bench: tg2 (1 warm-up + 1 run)"),
         "{err}"
     );
-    assert_eq!(table.lines().count(), 4, "{table}");
+    // The table, then one line on the generation run against the weights'
+    // read rate.
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 6, "{table}");
     assert!(table.starts_with("| model |"), "{table}");
+    assert!(
+        lines[4].is_empty() && lines[5].starts_with("tg2: streamed its "),
+        "{table}"
+    );
 }
 
 /// `cmd` run under a pseudo-terminal by util-linux `script`, its output
